@@ -1,0 +1,143 @@
+# Sluice — one GNU Makefile (STYLE rule 20).
+#
+#   make                 build/sluiced and build/sluice
+#   make test            unit tests (Check), storage contract suite, integration tests (pytest)
+#   make SANITIZE=1 test the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#                        (objects go to build/san/, so both flavours can coexist)
+#   make test-all        what CI runs: dependencies, both flavours, format check, short fuzz
+#   make run             build and start sluiced on its defaults
+#   make fuzz            build the libFuzzer harnesses (clang) and run each for FUZZ_SECONDS
+#   make bench           build the benchmarks (never run by the tests)
+#   make format-check    clang-format --dry-run over the C sources
+#
+# Dependencies come from pkg-config; tools/install-deps.sh installs them on Debian 12.
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+SERVER_PKGS := libmicrohttpd libuv jansson inih libxxhash gnutls nettle
+CLI_PKGS := libcurl jansson nettle
+TEST_PKGS := check
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wshadow -Wvla -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -MMD -MP -Isrc
+LDFLAGS += -pthread
+
+ifeq ($(SANITIZE),1)
+SANITIZER ?= address,undefined
+endif
+ifneq ($(SANITIZER),)
+BUILD ?= build/san
+CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZER)
+else
+BUILD ?= build
+endif
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1))
+
+SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+SERVER_OBJ := $(SERVER_SRC:src/%.c=$(BUILD)/obj/%.o)
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
+# Modules the CLI shares with the server (err codes, durations, memory wrappers, logging).
+CLI_SHARED := $(BUILD)/obj/err.o $(BUILD)/obj/mem.o $(BUILD)/obj/log.o $(BUILD)/obj/dur.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+STORE_BIN := $(BUILD)/tests/store_contract
+
+LIB := $(BUILD)/libsluice.a
+
+.PHONY: all test unit store integration test-all run fuzz bench clean format format-check deps
+
+all: $(BUILD)/sluiced $(BUILD)/sluice
+
+deps:
+	tools/install-deps.sh
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pc_cflags,$(SERVER_PKGS)) -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pc_cflags,$(CLI_PKGS)) -c $< -o $@
+
+$(LIB): $(SERVER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sluiced: $(BUILD)/obj/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) -lm
+
+$(BUILD)/sluice: $(CLI_OBJ) $(CLI_SHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS)) $(call pc_libs,jansson)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pc_cflags,$(SERVER_PKGS) $(TEST_PKGS)) -o $@ $< $(LIB) \
+		$(LDFLAGS) $(call pc_libs,$(SERVER_PKGS) $(TEST_PKGS)) -lm
+
+$(STORE_BIN): tests/store/store_contract.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pc_cflags,$(SERVER_PKGS) $(TEST_PKGS)) -o $@ $< $(LIB) \
+		$(LDFLAGS) $(call pc_libs,$(SERVER_PKGS) $(TEST_PKGS)) -lm
+
+# Check forks every test (CK_FORK=yes is its default); each binary exits non-zero on a failure.
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+store: $(STORE_BIN)
+	@set -e; for b in $$($(STORE_BIN) --backends); do echo "== storage contract: $$b"; \
+		SLUICE_STORE=$$b $(STORE_BIN); done
+
+integration: all
+	SLUICE_BIN=$(abspath $(BUILD))/sluiced SLUICE_CLI=$(abspath $(BUILD))/sluice \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+test: unit store integration
+
+test-all: deps
+	$(MAKE) all
+	$(MAKE) format-check
+	$(MAKE) test
+	$(MAKE) SANITIZE=1 test
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),20)
+
+run: deps all
+	$(BUILD)/sluiced
+
+# ---- fuzzing (clang + libFuzzer) ----
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_LIB_SRC := $(SERVER_SRC)
+
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+		$(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(FUZZ_LIB_SRC) \
+		$(call pc_libs,$(SERVER_PKGS)) -lm -pthread
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+		mkdir -p build/fuzz/corpus-$$n; echo "== $$f ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict build/fuzz/corpus-$$n \
+		fuzz/corpus/$$n 2>&1 | tail -n 3; done
+
+bench: all
+	$(MAKE) -C bench BUILD=$(abspath $(BUILD))
+
+format:
+	clang-format -i src/*.c src/*.h cli/*.c cli/*.h tests/unit/*.c tests/store/*.c fuzz/*.c 2>/dev/null || true
+
+format-check:
+	clang-format --dry-run --Werror $(wildcard src/*.[ch] cli/*.[ch] tests/unit/*.c tests/store/*.c fuzz/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,1555 @@
+/*
+ * api.c — the HTTP API v1: every route of docs/api.md, from the request to the storage request
+ * and back to a JSON reply.
+ *
+ * A request goes through three steps. begin() runs when the headers are in: it routes, checks
+ * the method and the Content-Type, and sets the body limit of the endpoint, so that a body that
+ * is too large is refused before it is read. handle() runs when the body is in: it validates
+ * every parameter (an error names the parameter), fills a store request and submits it. The
+ * store calls back — inline for the memory backend, later for a parked long-poll or an
+ * asynchronous backend — and the callback builds the reply. A request whose reply did not come
+ * inline is suspended and resumed by the callback.
+ *
+ * Leases handed out in a reply are only final once the reply reached the kernel: when the
+ * client vanished first (on_done with delivered = false) the leases are undone, and a pop is
+ * acked only when its reply was delivered. That is what makes "a parked client that
+ * disconnected never loses a message" true.
+ *
+ * JSON is jansson's; the allocator is set to ours so its memory is counted.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "b64.h"
+#include "dur.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+
+#define API_MAX_ITEMS 1000
+#define API_LEASE_BYTES (32u << 20) /* body bytes in one lease reply */
+#define API_CONTROL_BODY (1u << 20) /* body limit of the small JSON endpoints */
+
+struct api {
+    store_t *store;
+    api_config_t cfg;
+    bool draining;
+};
+
+enum route {
+    R_NONE,
+    R_QUEUES,
+    R_QUEUE,
+    R_MESSAGES,
+    R_MESSAGE,
+    R_BATCH,
+    R_ACK,
+    R_RELEASE,
+    R_POP,
+    R_PEEK,
+    R_REDRIVE,
+    R_PURGE,
+    R_GROUPS,
+    R_GROUP,
+    R_HEALTHZ,
+    R_READYZ,
+};
+
+#define M(x) (1u << (x))
+
+static const struct route_info {
+    const char *suffix; /* the segment after /v1/queues/{q}, or NULL */
+    unsigned methods;
+    const char *allow;
+    bool json_body; /* the body, when any, must be JSON */
+} routes[] = {
+    [R_NONE] = {NULL, 0, "", false},
+    [R_QUEUES] = {NULL, M(HTTP_GET), "GET", false},
+    [R_QUEUE] = {NULL, M(HTTP_GET) | M(HTTP_PUT) | M(HTTP_DELETE), "GET, PUT, DELETE", true},
+    [R_MESSAGES] = {"messages", M(HTTP_GET) | M(HTTP_POST), "GET, POST", false},
+    [R_MESSAGE] = {NULL, M(HTTP_DELETE), "DELETE", false},
+    [R_BATCH] = {"batch", M(HTTP_POST), "POST", true},
+    [R_ACK] = {"ack", M(HTTP_POST), "POST", true},
+    [R_RELEASE] = {"release", M(HTTP_POST), "POST", true},
+    [R_POP] = {"pop", M(HTTP_POST), "POST", false},
+    [R_PEEK] = {"peek", M(HTTP_GET), "GET", false},
+    [R_REDRIVE] = {"redrive", M(HTTP_POST), "POST", true},
+    [R_PURGE] = {"purge", M(HTTP_POST), "POST", false},
+    [R_GROUPS] = {"groups", M(HTTP_GET), "GET", false},
+    [R_GROUP] = {NULL, M(HTTP_GET) | M(HTTP_PUT) | M(HTTP_DELETE), "GET, PUT, DELETE", true},
+    [R_HEALTHZ] = {NULL, M(HTTP_GET), "GET", false},
+    [R_READYZ] = {NULL, M(HTTP_GET), "GET", false},
+};
+
+/* The state of one API request, in the request's pool. */
+typedef struct api_req {
+    api_t *api;
+    http_req_t *r;
+    int route;
+    char queue[ENGINE_NAME_MAX + 1];
+    char group[ENGINE_NAME_MAX + 1];
+    const char *receipt; /* R_MESSAGE */
+    store_req_t sreq;
+    void (*done)(struct api_req *a); /* builds the reply when sreq completes */
+    bool suspended;
+    bool raw;            /* pop?raw=1 */
+    bool created;        /* PUT queue: it did not exist */
+    engine_pub_t *items; /* publish: the messages, unref'd on failure */
+    size_t nitems;
+} api_req_t;
+
+/* ---------------------------------------------------------------- replies */
+
+static void reply_json(api_req_t *a, int status, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    sl_assert(s != NULL);
+    http_respond_take(a->r, status, "application/json", s, strlen(s));
+}
+
+static void reply_error(api_req_t *a, int err, const char *fmt, ...) SL_PRINTF(3, 4);
+
+static void reply_error(api_req_t *a, int err, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", err_code(err), "message", msg);
+    reply_json(a, err_status(err), o);
+}
+
+/* Replies with the error of a store request, naming the object the code is about. */
+static void reply_store_error(api_req_t *a, int err)
+{
+    switch (err) {
+    case SL_ENOQUEUE:
+        reply_error(a, err, "Queue '%s' does not exist.", a->queue);
+        break;
+    case SL_ENOGROUP:
+        reply_error(a, err, "Consumer group '%s' does not exist on queue '%s'.",
+                    a->group[0] ? a->group : ENGINE_DEFAULT_GROUP, a->queue);
+        break;
+    case SL_ENORECEIPT:
+        reply_error(a, err, "Receipt '%s' does not name a live lease on queue '%s'.",
+                    a->receipt ? a->receipt : "", a->queue);
+        break;
+    case SL_ETOOMANY:
+        reply_error(a, err,
+                    "Cannot create queue '%s': the server holds its maximum number of "
+                    "queues.",
+                    a->queue);
+        break;
+    case SL_ECONFLICT:
+        reply_error(a, err, "The default consumer group cannot be deleted.");
+        break;
+    default:
+        reply_error(a, err, "%s.", err_text(err));
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+static const char *query(api_req_t *a, const char *name)
+{
+    return http_query(a->r, name);
+}
+
+/* Parses query parameter name as a duration into *ms (left alone when absent). */
+static int param_dur(api_req_t *a, const char *name, int64_t max, int64_t *ms)
+{
+    const char *v = query(a, name);
+    if (v == NULL)
+        return 0;
+    if (dur_parse(v, strlen(v), ms) < 0 || *ms > max) {
+        char buf[DUR_LEN];
+        reply_error(a, SL_EPARAM,
+                    "Parameter '%s' must be a duration like 500ms, 30s or 2h, at most %s.", name,
+                    dur_format(max, buf));
+        return SL_EPARAM;
+    }
+    return 0;
+}
+
+/* Parses query parameter name as an integer in [min, max] into *out (left alone when absent). */
+static int param_uint(api_req_t *a, const char *name, uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *v = query(a, name);
+    if (v == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || errno || n < min || n > max) {
+        reply_error(a, SL_EPARAM, "Parameter '%s' must be an integer from %llu to %llu.", name,
+                    (unsigned long long)min, (unsigned long long)max);
+        return SL_EPARAM;
+    }
+    *out = n;
+    return 0;
+}
+
+static int param_bool(api_req_t *a, const char *name, bool *out)
+{
+    const char *v = query(a, name);
+    if (v == NULL)
+        return 0;
+    if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcmp(v, "")) {
+        *out = true;
+    } else if (!strcmp(v, "0") || !strcasecmp(v, "false")) {
+        *out = false;
+    } else {
+        reply_error(a, SL_EPARAM, "Parameter '%s' must be 1 or 0.", name);
+        return SL_EPARAM;
+    }
+    return 0;
+}
+
+/* Reads the group parameter (default "default"). */
+static int param_group(api_req_t *a)
+{
+    const char *g = query(a, "group");
+    if (g == NULL) {
+        snprintf(a->group, sizeof a->group, "%s", ENGINE_DEFAULT_GROUP);
+        return 0;
+    }
+    if (!engine_name_valid(g, strlen(g))) {
+        reply_error(a, SL_ENAME,
+                    "Group name '%.128s' is invalid: use 1 to 128 characters of "
+                    "A-Z a-z 0-9 . _ - starting with a letter or digit.",
+                    g);
+        return SL_ENAME;
+    }
+    snprintf(a->group, sizeof a->group, "%s", g);
+    return 0;
+}
+
+/* Parses the JSON body into *out (a new reference). An absent body gives an empty object when
+ * optional. */
+static int body_json(api_req_t *a, bool optional, json_t **out)
+{
+    http_req_t *r = a->r;
+    json_error_t jerr;
+    if (r->body_len == 0 && optional) {
+        *out = json_object();
+        return 0;
+    }
+    *out = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*out == NULL) {
+        reply_error(a, SL_EJSON, "The body is not valid JSON: %s (line %d, column %d).", jerr.text,
+                    jerr.line, jerr.column);
+        return SL_EJSON;
+    }
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        reply_error(a, SL_EJSON, "The body must be a JSON object.");
+        return SL_EJSON;
+    }
+    return 0;
+}
+
+/* Reads a duration from a JSON value: a string with a unit, or a number of seconds. */
+static int json_dur(api_req_t *a, const char *what, json_t *v, int64_t *ms)
+{
+    if (json_is_string(v) && dur_parse(json_string_value(v), json_string_length(v), ms) == 0)
+        return 0;
+    if (json_is_number(v)) {
+        double s = json_number_value(v);
+        if (s >= 0 && s * 1000 <= (double)DUR_MAX_MS) {
+            *ms = (int64_t)(s * 1000 + 0.5);
+            return 0;
+        }
+    }
+    reply_error(a, SL_EPARAM,
+                "'%s' must be a duration like \"500ms\", \"30s\" or \"2h\", or a "
+                "number of seconds, at most 365d.",
+                what);
+    return SL_EPARAM;
+}
+
+static int json_uint(api_req_t *a, const char *what, json_t *v, uint64_t min, uint64_t max,
+                     uint64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        (uint64_t)json_integer_value(v) >= min && (uint64_t)json_integer_value(v) <= max) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    reply_error(a, SL_EPARAM, "'%s' must be an integer from %llu to %llu.", what,
+                (unsigned long long)min, (unsigned long long)max);
+    return SL_EPARAM;
+}
+
+/* Reads a JSON array of 1..API_MAX_ITEMS strings into a NULL-free array in the pool. */
+static int json_receipts(api_req_t *a, json_t *body, const char ***out, size_t *n)
+{
+    json_t *arr = json_object_get(body, "receipts");
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > API_MAX_ITEMS) {
+        reply_error(a, SL_EPARAM, "'receipts' must be an array of 1 to %d receipt strings.",
+                    API_MAX_ITEMS);
+        return SL_EPARAM;
+    }
+    *n = json_array_size(arr);
+    *out = pool_alloc(&a->r->pool, *n * sizeof **out);
+    for (size_t i = 0; i < *n; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_string(v)) {
+            reply_error(a, SL_EPARAM, "receipts[%zu] must be a string.", i);
+            return SL_EPARAM;
+        }
+        (*out)[i] = pool_strndup(&a->r->pool, json_string_value(v), json_string_length(v));
+    }
+    return 0;
+}
+
+/* Rejects keys of obj outside the NULL-terminated list allowed. */
+static int json_known(api_req_t *a, const char *where, json_t *obj, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        size_t i = 0;
+        while (allowed[i] && strcmp(allowed[i], k) != 0)
+            i++;
+        if (allowed[i] == NULL) {
+            reply_error(a, SL_EPARAM, "Unknown field '%s%s'.", where, k);
+            return SL_EPARAM;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- message rendering */
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[DUR_TIME_LEN];
+    return json_string(dur_format_time(ms, buf));
+}
+
+static json_t *strn_json(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    /* Attributes are visible ASCII (headers) or came from JSON strings, so this holds; a
+     * placeholder beats a crash if it ever does not. */
+    return j ? j : json_string("(invalid UTF-8)");
+}
+
+static uint64_t attr_num(const msg_t *m, const char *name)
+{
+    size_t len;
+    const char *v = msg_attr_find(m, name, &len);
+    char buf[24];
+    if (v == NULL || len >= sizeof buf)
+        return 0;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return strtoull(buf, NULL, 10);
+}
+
+/* The dead_letter object from the reserved attributes of a dead letter. */
+static json_t *dead_letter_json(const msg_t *m)
+{
+    size_t len;
+    const char *v;
+    json_t *o = json_object(), *hist = json_array();
+    if ((v = msg_attr_find(m, "sluice-origin-queue", &len)))
+        json_object_set_new(o, "queue", strn_json(v, len));
+    if ((v = msg_attr_find(m, "sluice-origin-group", &len)))
+        json_object_set_new(o, "group", strn_json(v, len));
+    json_object_set_new(o, "id", json_integer((json_int_t)attr_num(m, "sluice-origin-id")));
+    json_object_set_new(o, "attempts", json_integer((json_int_t)attr_num(m, "sluice-attempts")));
+    if ((v = msg_attr_find(m, "sluice-reason", &len)))
+        json_object_set_new(o, "reason", strn_json(v, len));
+    if ((v = msg_attr_find(m, "sluice-last-error", &len)))
+        json_object_set_new(o, "last_error", strn_json(v, len));
+    json_object_set_new(o, "dead_lettered_at",
+                        time_json((int64_t)attr_num(m, "sluice-dead-lettered-at")));
+    /* history: lines "MS EVENT[ ERROR]" */
+    if ((v = msg_attr_find(m, "sluice-history", &len))) {
+        const char *p = v, *end = v + len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            const char *sp1 = memchr(p, ' ', (size_t)(le - p));
+            if (sp1) {
+                char num[24];
+                size_t nlen = (size_t)(sp1 - p) < sizeof num - 1 ? (size_t)(sp1 - p) : 0;
+                memcpy(num, p, nlen);
+                num[nlen] = '\0';
+                const char *ev = sp1 + 1;
+                const char *sp2 = memchr(ev, ' ', (size_t)(le - ev));
+                json_t *h = json_object();
+                json_object_set_new(h, "at", time_json(strtoll(num, NULL, 10)));
+                json_object_set_new(h, "event", strn_json(ev, (size_t)((sp2 ? sp2 : le) - ev)));
+                if (sp2)
+                    json_object_set_new(h, "error", strn_json(sp2 + 1, (size_t)(le - sp2 - 1)));
+                json_array_append_new(hist, h);
+            }
+            p = le + 1;
+        }
+    }
+    json_object_set_new(o, "history", hist);
+    return o;
+}
+
+/* The message object of docs/api.md; receipt may be NULL (pop, peek). */
+static json_t *msg_json(api_req_t *a, msg_t *m, const char *receipt, uint32_t attempts)
+{
+    json_t *o = json_object(), *attrs = json_object();
+    char *b = pool_alloc(&a->r->pool, B64_ENCODED_LEN(m->len) + 1);
+    size_t blen = b64_encode(msg_body(m), m->len, b);
+    size_t pos = 0, nlen, vlen;
+    const char *n, *v;
+    bool dead = false;
+
+    json_object_set_new(o, "id", json_integer((json_int_t)m->id));
+    json_object_set_new(o, "body", json_stringn_nocheck(b, blen));
+    if (receipt)
+        json_object_set_new(o, "receipt", json_string(receipt));
+    json_object_set_new(o, "attempts", json_integer(attempts));
+    json_object_set_new(o, "published_at", time_json(m->published_at));
+    while (msg_attrs_next(m, &pos, &n, &nlen, &v, &vlen)) {
+        if (nlen >= 7 && memcmp(n, "sluice-", 7) == 0) {
+            dead = true;
+            continue;
+        }
+        char name[MSG_ATTR_NAME_MAX + 1];
+        memcpy(name, n, nlen);
+        name[nlen] = '\0';
+        json_object_set_new(attrs, name, strn_json(v, vlen));
+    }
+    json_object_set_new(o, "attributes", attrs);
+    if (m->key_len)
+        json_object_set_new(o, "key", strn_json(msg_key(m), m->key_len));
+    if (dead)
+        json_object_set_new(o, "dead_letter", dead_letter_json(m));
+    return o;
+}
+
+/* ---------------------------------------------------------------- the store round trip */
+
+static void api_store_cb(store_req_t *sr);
+
+/* Submits a->sreq; done() builds the reply (or submits again) when it completes. */
+static void api_submit(api_req_t *a, int op, void (*done)(api_req_t *))
+{
+    a->sreq.op = op;
+    a->sreq.cb = api_store_cb;
+    a->sreq.data = a;
+    a->sreq.pool = &a->r->pool;
+    a->sreq.queue = a->queue;
+    a->sreq.group = a->group[0] ? a->group : NULL;
+    a->done = done;
+    store_submit(a->api->store, &a->sreq);
+    if (!a->r->responded && !a->suspended && !a->r->gone) {
+        a->suspended = true;
+        http_suspend(a->r);
+    }
+}
+
+/* Undoes (or acks) the given receipts on their own, after the request that leased them is
+ * over: the request's memory is gone by the time an asynchronous backend answers. */
+typedef struct api_followup {
+    pool_t pool;
+    store_req_t sreq;
+    char queue[ENGINE_NAME_MAX + 1];
+} api_followup_t;
+
+static void followup_done(store_req_t *sr)
+{
+    api_followup_t *f = sr->data;
+    if (sr->status)
+        log_msg(LOG_WARN, "Follow-up %s on queue '%s' failed: %s.",
+                sr->op == STORE_ACK ? "ack" : "undo", f->queue, err_text(sr->status));
+    pool_cleanup(&f->pool);
+    sl_free(f);
+}
+
+static void followup(api_t *api, int op, const char *queue, const engine_lease_t *leases, size_t n)
+{
+    if (n == 0)
+        return;
+    api_followup_t *f = sl_calloc(1, sizeof *f);
+    pool_init(&f->pool);
+    snprintf(f->queue, sizeof f->queue, "%s", queue);
+    store_req_init(&f->sreq, op, followup_done, f, &f->pool);
+    f->sreq.queue = f->queue;
+    const char **rs = pool_alloc(&f->pool, n * sizeof *rs);
+    for (size_t i = 0; i < n; i++)
+        rs[i] = pool_strndup(&f->pool, leases[i].receipt, strlen(leases[i].receipt));
+    f->sreq.u.ack.receipts = rs;
+    f->sreq.u.ack.n = n;
+    store_submit(api->store, &f->sreq);
+}
+
+static void api_store_cb(store_req_t *sr)
+{
+    api_req_t *a = sr->data;
+    if (a->r->gone) {
+        /* the client left while we waited: give back whatever was leased for it */
+        if (sr->op == STORE_LEASE && sr->status == 0)
+            followup(a->api, STORE_UNDO, a->queue, sr->u.lease.out, sr->u.lease.n);
+        store_req_cleanup(sr);
+        if (a->suspended) {
+            a->suspended = false;
+            http_resume(a->r);
+        }
+        return;
+    }
+    a->done(a);
+    if (a->r->responded && a->suspended) {
+        a->suspended = false;
+        http_resume(a->r);
+    }
+}
+
+static void on_gone(http_req_t *r)
+{
+    api_req_t *a = r->app;
+    if (store_cancel(a->api->store, &a->sreq) == 0 && a->suspended) {
+        a->suspended = false;
+        http_resume(r);
+    }
+    /* else the store still works on it; api_store_cb resumes when it answers */
+}
+
+/* on_done for replies that carry leases: undo them when the reply did not get out. */
+static void on_done_leases(http_req_t *r, bool delivered)
+{
+    api_req_t *a = r->app;
+    if (!delivered)
+        followup(a->api, STORE_UNDO, a->queue, a->sreq.u.lease.out, a->sreq.u.lease.n);
+    store_req_cleanup(&a->sreq);
+}
+
+/* on_done for a pop: the message is acked only once its reply got out. */
+static void on_done_pop(http_req_t *r, bool delivered)
+{
+    api_req_t *a = r->app;
+    followup(a->api, delivered ? STORE_ACK : STORE_UNDO, a->queue, a->sreq.u.lease.out,
+             a->sreq.u.lease.n);
+    store_req_cleanup(&a->sreq);
+}
+
+static void on_done_cleanup(http_req_t *r, bool delivered)
+{
+    (void)delivered;
+    api_req_t *a = r->app;
+    store_req_cleanup(&a->sreq);
+}
+
+/* ---------------------------------------------------------------- publish */
+
+struct attr_ctx {
+    api_req_t *a;
+    msg_attrs_buf_t *b;
+    int err;
+};
+
+static bool visible_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* Validates an attribute name: [a-z0-9_.-], not reserved. */
+static bool attr_name_ok(const char *n, size_t len)
+{
+    if (len == 0 || len > MSG_ATTR_NAME_MAX || (len >= 7 && !memcmp(n, "sluice-", 7)))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int attr_add(api_req_t *a, msg_attrs_buf_t *b, const char *name, size_t nlen,
+                    const char *value, size_t vlen)
+{
+    int err = msg_attrs_add(b, name, nlen, value, vlen);
+    if (err == SL_ETOOBIG)
+        reply_error(a, SL_ETOOBIG, "Too many attributes: at most %d, %d bytes in all.",
+                    MSG_ATTR_COUNT_MAX, MSG_ATTRS_MAX);
+    else if (err)
+        reply_error(a, SL_EPARAM,
+                    "Attribute '%.*s' is too long (names up to %d characters, "
+                    "values up to %d bytes).",
+                    (int)(nlen > 64 ? 64 : nlen), name, MSG_ATTR_NAME_MAX, MSG_ATTR_VALUE_MAX);
+    return err;
+}
+
+static void header_attr(void *ctx, const char *k, const char *v)
+{
+    struct attr_ctx *c = ctx;
+    static const char prefix[] = "sluice-attr-";
+    if (c->err || strncasecmp(k, prefix, sizeof prefix - 1) != 0)
+        return;
+    char name[MSG_ATTR_NAME_MAX + 1];
+    size_t nlen = strlen(k) - (sizeof prefix - 1);
+    if (nlen > MSG_ATTR_NAME_MAX)
+        nlen = MSG_ATTR_NAME_MAX + 1; /* refused below */
+    for (size_t i = 0; i < nlen && i < MSG_ATTR_NAME_MAX; i++) {
+        char ch = k[sizeof prefix - 1 + i];
+        name[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+    }
+    if (!attr_name_ok(name, nlen)) {
+        reply_error(c->a, SL_EPARAM,
+                    "Header '%.100s' does not name a valid attribute: names are "
+                    "1 to %d characters of a-z 0-9 _ . - and may not start "
+                    "with 'sluice-'.",
+                    k, MSG_ATTR_NAME_MAX);
+        c->err = SL_EPARAM;
+        return;
+    }
+    if (!visible_ascii(v, strlen(v))) {
+        reply_error(c->a, SL_EPARAM, "Header '%.100s' must be visible ASCII.", k);
+        c->err = SL_EPARAM;
+        return;
+    }
+    c->err = attr_add(c->a, c->b, name, nlen, v, strlen(v));
+}
+
+/* Reads the timing options shared by publish and batch items: delay or deliver_at, ttl. */
+static int pub_timing(api_req_t *a, const char *where, json_t *delay, json_t *deliver_at,
+                      json_t *ttl, engine_pub_t *p)
+{
+    int64_t ms;
+    char what[64];
+    if (delay && deliver_at) {
+        reply_error(a, SL_EPARAM, "%sdelay and deliver_at cannot both be given.", where);
+        return SL_EPARAM;
+    }
+    if (delay) {
+        snprintf(what, sizeof what, "%sdelay", where);
+        if (json_dur(a, what, delay, &ms))
+            return SL_EPARAM;
+        p->deliver_at = ms ? dur_now_ms() + ms : 0;
+    }
+    if (deliver_at) {
+        if (!json_is_string(deliver_at) ||
+            dur_parse_time(json_string_value(deliver_at), json_string_length(deliver_at),
+                           &p->deliver_at)) {
+            reply_error(a, SL_EPARAM,
+                        "'%sdeliver_at' must be an RFC 3339 time like "
+                        "2026-11-22T07:00:00Z.",
+                        where);
+            return SL_EPARAM;
+        }
+    }
+    if (ttl) {
+        snprintf(what, sizeof what, "%sttl", where);
+        if (json_dur(a, what, ttl, &p->ttl_ms))
+            return SL_EPARAM;
+    }
+    return 0;
+}
+
+static void publish_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        for (size_t i = 0; i < a->nitems; i++)
+            msg_unref(a->items[i].msg);
+        reply_store_error(a, sr->status);
+        return;
+    }
+    if (a->route == R_MESSAGES) {
+        engine_pub_t *p = &a->items[0];
+        json_t *o = json_pack("{s:s,s:I,s:s}", "queue", a->queue, "id", (json_int_t)p->id, "stored",
+                              sr->u.publish.stored);
+        if (p->duplicate)
+            json_object_set_new(o, "duplicate", json_true());
+        reply_json(a, p->duplicate ? 200 : 201, o);
+        return;
+    }
+    json_t *ids = json_array(), *dups = json_array();
+    for (size_t i = 0; i < a->nitems; i++) {
+        json_array_append_new(ids, json_integer((json_int_t)a->items[i].id));
+        if (a->items[i].duplicate)
+            json_array_append_new(dups, json_integer((json_int_t)a->items[i].id));
+    }
+    json_t *o =
+        json_pack("{s:s,s:o,s:s}", "queue", a->queue, "ids", ids, "stored", sr->u.publish.stored);
+    if (json_array_size(dups))
+        json_object_set_new(o, "duplicates", dups);
+    else
+        json_decref(dups);
+    reply_json(a, 201, o);
+}
+
+/* Wraps a query parameter as a JSON string so pub_timing serves both forms. */
+static json_t *query_json(api_req_t *a, const char *name)
+{
+    const char *v = query(a, name);
+    return v ? json_string(v) : NULL;
+}
+
+static void h_publish(api_req_t *a)
+{
+    http_req_t *r = a->r;
+    engine_pub_t *p = pool_calloc(&r->pool, 1, sizeof *p);
+    json_t *delay = query_json(a, "delay"), *at = query_json(a, "deliver_at"),
+           *ttl = query_json(a, "ttl");
+    int err = pub_timing(a, "", delay, at, ttl, p);
+    json_decref(delay);
+    json_decref(at);
+    json_decref(ttl);
+    if (err)
+        return;
+    const char *key = query(a, "key");
+    if (key && (strlen(key) == 0 || strlen(key) > MSG_KEY_MAX)) {
+        reply_error(a, SL_EPARAM, "Parameter 'key' must be 1 to %d bytes.", MSG_KEY_MAX);
+        return;
+    }
+    const char *idem = http_header(r, "Idempotency-Key");
+    if (idem && (strlen(idem) == 0 || strlen(idem) > ENGINE_IDEM_KEY_MAX)) {
+        reply_error(a, SL_EPARAM, "Header 'Idempotency-Key' must be 1 to %d bytes.",
+                    ENGINE_IDEM_KEY_MAX);
+        return;
+    }
+    msg_attrs_buf_t *b = pool_alloc(&r->pool, sizeof *b);
+    b->len = b->count = 0;
+    const char *ct = http_header(r, "Content-Type");
+    if (ct && *ct) {
+        if (!visible_ascii(ct, strlen(ct))) {
+            reply_error(a, SL_EPARAM, "Header 'Content-Type' must be visible ASCII.");
+            return;
+        }
+        if (attr_add(a, b, "content-type", 12, ct, strlen(ct)))
+            return;
+    }
+    const char *tp = http_header(r, "traceparent");
+    if (tp && *tp) {
+        if (!visible_ascii(tp, strlen(tp))) {
+            reply_error(a, SL_EPARAM, "Header 'traceparent' must be visible ASCII.");
+            return;
+        }
+        if (attr_add(a, b, "traceparent", 11, tp, strlen(tp)))
+            return;
+    }
+    struct attr_ctx actx = {a, b, 0};
+    http_each_header(r, header_attr, &actx);
+    if (actx.err)
+        return;
+    p->msg = msg_new(r->body, r->body_len, key, key ? strlen(key) : 0, b->buf, b->len);
+    p->idem_key = idem;
+    p->idem_len = idem ? strlen(idem) : 0;
+    a->items = p;
+    a->nitems = 1;
+    a->sreq.u.publish.items = p;
+    a->sreq.u.publish.n = 1;
+    api_submit(a, STORE_PUBLISH, publish_done);
+}
+
+/* Builds batch item i into *p. */
+static int batch_item(api_req_t *a, size_t i, json_t *it, engine_pub_t *p)
+{
+    static const char *const known[] = {
+        "body", "text", "delay", "deliver_at", "ttl", "key", "attributes", "idempotency_key", NULL};
+    char where[40];
+    snprintf(where, sizeof where, "messages[%zu].", i);
+    if (!json_is_object(it)) {
+        reply_error(a, SL_EPARAM, "messages[%zu] must be an object.", i);
+        return SL_EPARAM;
+    }
+    if (json_known(a, where, it, known))
+        return SL_EPARAM;
+    json_t *body = json_object_get(it, "body"), *text = json_object_get(it, "text");
+    if (!!body == !!text) {
+        reply_error(a, SL_EPARAM, "%s needs exactly one of 'body' (base64) or 'text'.", where);
+        return SL_EPARAM;
+    }
+    if (pub_timing(a, where, json_object_get(it, "delay"), json_object_get(it, "deliver_at"),
+                   json_object_get(it, "ttl"), p))
+        return SL_EPARAM;
+    json_t *key = json_object_get(it, "key"), *idem = json_object_get(it, "idempotency_key");
+    if (key && (!json_is_string(key) || json_string_length(key) == 0 ||
+                json_string_length(key) > MSG_KEY_MAX)) {
+        reply_error(a, SL_EPARAM, "%skey must be a string of 1 to %d bytes.", where, MSG_KEY_MAX);
+        return SL_EPARAM;
+    }
+    if (idem && (!json_is_string(idem) || json_string_length(idem) == 0 ||
+                 json_string_length(idem) > ENGINE_IDEM_KEY_MAX)) {
+        reply_error(a, SL_EPARAM, "%sidempotency_key must be a string of 1 to %d bytes.", where,
+                    ENGINE_IDEM_KEY_MAX);
+        return SL_EPARAM;
+    }
+    msg_attrs_buf_t *b = pool_alloc(&a->r->pool, sizeof *b);
+    b->len = b->count = 0;
+    json_t *attrs = json_object_get(it, "attributes");
+    if (attrs) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(attrs)) {
+            reply_error(a, SL_EPARAM, "%sattributes must be an object of strings.", where);
+            return SL_EPARAM;
+        }
+        json_object_foreach(attrs, k, v)
+        {
+            if (!json_is_string(v) || !attr_name_ok(k, strlen(k))) {
+                reply_error(a, SL_EPARAM,
+                            "%sattributes.%.64s: names are 1 to %d characters of "
+                            "a-z 0-9 _ . - (not starting with 'sluice-') and "
+                            "values are strings.",
+                            where, k, MSG_ATTR_NAME_MAX);
+                return SL_EPARAM;
+            }
+            if (attr_add(a, b, k, strlen(k), json_string_value(v), json_string_length(v)))
+                return SL_EPARAM;
+        }
+    }
+    size_t len;
+    const char *data;
+    unsigned char *dec = NULL;
+    if (text) {
+        if (!json_is_string(text)) {
+            reply_error(a, SL_EPARAM, "%stext must be a string.", where);
+            return SL_EPARAM;
+        }
+        data = json_string_value(text);
+        len = json_string_length(text);
+    } else {
+        if (!json_is_string(body)) {
+            reply_error(a, SL_EBASE64, "%sbody must be a base64 string.", where);
+            return SL_EBASE64;
+        }
+        size_t blen = json_string_length(body);
+        dec = pool_alloc(&a->r->pool, B64_DECODED_MAX(blen) + 1);
+        if (b64_decode(json_string_value(body), blen, dec, &len)) {
+            reply_error(a, SL_EBASE64, "%sbody: invalid base64 (standard alphabet, padded).",
+                        where);
+            return SL_EBASE64;
+        }
+        data = (const char *)dec;
+    }
+    if (len > a->api->cfg.max_message_bytes) {
+        reply_error(a, SL_ETOOBIG, "%s is %zu bytes; messages are limited to %zu.", where, len,
+                    a->api->cfg.max_message_bytes);
+        return SL_ETOOBIG;
+    }
+    const char *ks = key ? json_string_value(key) : NULL;
+    p->msg = msg_new(data, len, ks, key ? json_string_length(key) : 0, b->buf, b->len);
+    if (idem) {
+        p->idem_key = pool_strndup(&a->r->pool, json_string_value(idem), json_string_length(idem));
+        p->idem_len = json_string_length(idem);
+    }
+    return 0;
+}
+
+static void h_batch(api_req_t *a)
+{
+    json_t *body;
+    if (body_json(a, false, &body))
+        return;
+    static const char *const known[] = {"messages", NULL};
+    json_t *arr = json_object_get(body, "messages");
+    if (json_known(a, "", body, known)) {
+        json_decref(body);
+        return;
+    }
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        json_decref(body);
+        reply_error(a, SL_EPARAM, "'messages' must be a non-empty array.");
+        return;
+    }
+    size_t n = json_array_size(arr);
+    if (n > API_MAX_ITEMS) {
+        json_decref(body);
+        reply_error(a, SL_ETOOBIG, "A batch holds at most %d messages; this one has %zu.",
+                    API_MAX_ITEMS, n);
+        return;
+    }
+    engine_pub_t *items = pool_calloc(&a->r->pool, n, sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        if (batch_item(a, i, json_array_get(arr, i), &items[i])) {
+            for (size_t j = 0; j < i; j++)
+                msg_unref(items[j].msg);
+            json_decref(body);
+            return;
+        }
+    }
+    json_decref(body);
+    a->items = items;
+    a->nitems = n;
+    a->sreq.u.publish.items = items;
+    a->sreq.u.publish.n = n;
+    api_submit(a, STORE_PUBLISH, publish_done);
+}
+
+/* ---------------------------------------------------------------- consume */
+
+static void lease_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sr->u.lease.n; i++) {
+        engine_lease_t *l = &sr->u.lease.out[i];
+        json_array_append_new(arr, msg_json(a, l->msg, l->receipt, l->attempts));
+    }
+    a->r->on_done = on_done_leases;
+    reply_json(a, 200, json_pack("{s:o}", "messages", arr));
+}
+
+/* The wait parameter, bounded by max_wait. */
+static int param_wait(api_req_t *a, int64_t *wait)
+{
+    *wait = 0;
+    return param_dur(a, "wait", a->api->cfg.max_wait_ms, wait);
+}
+
+static void h_lease(api_req_t *a)
+{
+    uint64_t max = 1;
+    int64_t wait, vis = -1;
+    if (param_group(a) || param_uint(a, "max", 1, API_MAX_ITEMS, &max) || param_wait(a, &wait) ||
+        param_dur(a, "visibility", DUR_MAX_MS, &vis))
+        return;
+    a->sreq.u.lease.max = max;
+    a->sreq.u.lease.max_bytes = API_LEASE_BYTES;
+    a->sreq.u.lease.visibility_ms = vis;
+    a->sreq.u.lease.wait_ms = wait;
+    a->r->on_gone = on_gone;
+    api_submit(a, STORE_LEASE, lease_done);
+}
+
+static void pop_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    http_req_t *r = a->r;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    r->on_done = on_done_pop;
+    if (sr->u.lease.n == 0) {
+        if (a->raw)
+            http_respond(r, 204, NULL, NULL, 0);
+        else
+            reply_json(a, 200, json_pack("{s:n}", "message"));
+        return;
+    }
+    engine_lease_t *l = &sr->u.lease.out[0];
+    if (!a->raw) {
+        reply_json(a, 200, json_pack("{s:o}", "message", msg_json(a, l->msg, NULL, l->attempts)));
+        return;
+    }
+    msg_t *m = l->msg;
+    size_t ctlen;
+    const char *ct = msg_attr_find(m, "content-type", &ctlen);
+    char buf[DUR_TIME_LEN];
+    http_add_header(r, "Sluice-Id", pool_printf(&r->pool, "%llu", (unsigned long long)m->id));
+    http_add_header(r, "Sluice-Queue", a->queue);
+    http_add_header(r, "Sluice-Attempts", pool_printf(&r->pool, "%u", l->attempts));
+    http_add_header(r, "Sluice-Published-At", dur_format_time(m->published_at, buf));
+    /* The body stays in the message, which the lease result holds until on_done. */
+    http_respond(r, 200, ct ? pool_strndup(&r->pool, ct, ctlen) : "application/octet-stream",
+                 msg_body(m), m->len);
+}
+
+static void h_pop(api_req_t *a)
+{
+    int64_t wait;
+    if (param_group(a) || param_wait(a, &wait) || param_bool(a, "raw", &a->raw))
+        return;
+    a->sreq.u.lease.max = 1;
+    a->sreq.u.lease.visibility_ms = -1;
+    a->sreq.u.lease.wait_ms = wait;
+    a->r->on_gone = on_gone;
+    api_submit(a, STORE_LEASE, pop_done);
+}
+
+static json_t *not_found_json(const store_req_t *sr)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sr->u.ack.n; i++)
+        if (sr->u.ack.results[i])
+            json_array_append_new(arr, json_string(sr->u.ack.receipts[i]));
+    return arr;
+}
+
+static void ack_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    if (a->route == R_MESSAGE) {
+        if (sr->u.ack.results[0])
+            reply_store_error(a, sr->u.ack.results[0]);
+        else
+            reply_json(a, 200, json_pack("{s:i}", "acked", 1));
+        return;
+    }
+    reply_json(a, 200,
+               json_pack("{s:I,s:o}", sr->op == STORE_ACK ? "acked" : "released",
+                         (json_int_t)sr->u.ack.done, "not_found", not_found_json(sr)));
+}
+
+static void h_ack(api_req_t *a)
+{
+    json_t *body;
+    static const char *const known[] = {"receipts", NULL};
+    if (body_json(a, false, &body))
+        return;
+    if (json_known(a, "", body, known) ||
+        json_receipts(a, body, &a->sreq.u.ack.receipts, &a->sreq.u.ack.n)) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    api_submit(a, STORE_ACK, ack_done);
+}
+
+static void h_ack_one(api_req_t *a)
+{
+    a->sreq.u.ack.receipts = &a->receipt;
+    a->sreq.u.ack.n = 1;
+    api_submit(a, STORE_ACK, ack_done);
+}
+
+static void h_release(api_req_t *a)
+{
+    json_t *body, *v;
+    static const char *const known[] = {"receipts", "delay", "error", NULL};
+    if (body_json(a, false, &body))
+        return;
+    if (json_known(a, "", body, known) ||
+        json_receipts(a, body, &a->sreq.u.ack.receipts, &a->sreq.u.ack.n))
+        goto out;
+    if ((v = json_object_get(body, "delay")) && json_dur(a, "delay", v, &a->sreq.u.ack.delay_ms))
+        goto out;
+    if ((v = json_object_get(body, "error"))) {
+        if (!json_is_string(v) || json_string_length(v) > ENGINE_ERROR_MAX) {
+            reply_error(a, SL_EPARAM, "'error' must be a string of at most %d bytes.",
+                        ENGINE_ERROR_MAX);
+            goto out;
+        }
+        a->sreq.u.ack.error =
+            pool_strndup(&a->r->pool, json_string_value(v), json_string_length(v));
+    }
+    api_submit(a, STORE_RELEASE, ack_done);
+out:
+    json_decref(body);
+}
+
+/* ---------------------------------------------------------------- browse */
+
+static void peek_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sr->u.peek.n; i++) {
+        engine_peek_item_t *it = &sr->u.peek.out[i];
+        json_t *o = msg_json(a, it->msg, NULL, it->attempts);
+        json_object_set_new(o, "state", json_string(engine_state_name(it->state)));
+        if (it->until) {
+            const char *field = it->state == ENGINE_LEASED ? "lease_expires_at" : "visible_at";
+            json_object_set_new(o, field, time_json(it->until));
+        }
+        json_array_append_new(arr, o);
+    }
+    json_t *o = json_pack("{s:o}", "messages", arr);
+    if (sr->u.peek.more && sr->u.peek.n)
+        json_object_set_new(o, "next_after",
+                            json_integer((json_int_t)sr->u.peek.out[sr->u.peek.n - 1].msg->id));
+    a->r->on_done = on_done_cleanup;
+    reply_json(a, 200, o);
+}
+
+static void h_peek(api_req_t *a)
+{
+    uint64_t after = 0, limit = 10;
+    if (param_group(a) || param_uint(a, "after", 0, UINT64_MAX, &after) ||
+        param_uint(a, "limit", 1, API_MAX_ITEMS, &limit))
+        return;
+    a->sreq.u.peek.after = after;
+    a->sreq.u.peek.limit = limit;
+    api_submit(a, STORE_PEEK, peek_done);
+}
+
+static void redrive_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    json_t *nf = json_array();
+    for (size_t i = 0; i < sr->u.redrive.nnot; i++)
+        json_array_append_new(nf, json_integer((json_int_t)sr->u.redrive.not_found[i]));
+    reply_json(
+        a, 200,
+        json_pack("{s:I,s:o}", "redriven", (json_int_t)sr->u.redrive.moved, "not_found", nf));
+}
+
+static void h_redrive(api_req_t *a)
+{
+    json_t *body;
+    static const char *const known[] = {"ids", NULL};
+    if (body_json(a, true, &body))
+        return;
+    if (json_known(a, "", body, known))
+        goto out;
+    json_t *ids = json_object_get(body, "ids");
+    if (ids) {
+        if (!json_is_array(ids) || json_array_size(ids) > API_MAX_ITEMS) {
+            reply_error(a, SL_EPARAM, "'ids' must be an array of at most %d message ids.",
+                        API_MAX_ITEMS);
+            goto out;
+        }
+        size_t n = json_array_size(ids);
+        uint64_t *v = pool_alloc(&a->r->pool, (n ? n : 1) * sizeof *v);
+        for (size_t i = 0; i < n; i++)
+            if (json_uint(a, "ids[]", json_array_get(ids, i), 1, INT64_MAX, &v[i]))
+                goto out;
+        a->sreq.u.redrive.ids = v;
+        a->sreq.u.redrive.n = n;
+    }
+    api_submit(a, STORE_REDRIVE, redrive_done);
+out:
+    json_decref(body);
+}
+
+/* ---------------------------------------------------------------- queues and groups */
+
+static json_t *settings_json(const engine_settings_t *s)
+{
+    char b1[DUR_LEN], b2[DUR_LEN], b3[DUR_LEN];
+    return json_pack("{s:s,s:I,s:s,s:I,s:I,s:s,s:s,s:I}", "visibility_timeout",
+                     dur_format(s->visibility_ms, b1), "max_attempts", (json_int_t)s->max_attempts,
+                     "dead_letter_queue", s->dlq, "max_messages", (json_int_t)s->max_messages,
+                     "max_bytes", (json_int_t)s->max_bytes, "max_age",
+                     dur_format(s->max_age_ms, b2), "dedup_window", dur_format(s->dedup_ms, b3),
+                     "max_in_flight_per_key", (json_int_t)s->max_in_flight_per_key);
+}
+
+static json_t *group_json(const engine_group_info_t *g)
+{
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name", g->name, "lag",
+                     (json_int_t)g->lag, "in_flight", (json_int_t)g->in_flight, "ready",
+                     (json_int_t)g->ready, "delivered", (json_int_t)g->delivered, "acked",
+                     (json_int_t)g->acked, "waiting", (json_int_t)g->waiting, "created_at",
+                     time_json(g->created_at));
+}
+
+static json_t *queue_json(const engine_queue_info_t *q, bool full)
+{
+    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "name", q->name, "messages",
+                          (json_int_t)q->messages, "bytes", (json_int_t)q->bytes, "delayed",
+                          (json_int_t)q->delayed, "in_flight", (json_int_t)q->in_flight,
+                          "published", (json_int_t)q->published, "acked", (json_int_t)q->acked);
+    if (!full) {
+        json_object_set_new(o, "groups", json_integer((json_int_t)q->ngroups));
+        return o;
+    }
+    json_object_set_new(o, "expired", json_integer((json_int_t)q->expired));
+    json_object_set_new(o, "dropped", json_integer((json_int_t)q->dropped));
+    json_object_set_new(o, "dead_lettered", json_integer((json_int_t)q->dead_lettered));
+    json_object_set_new(o, "created_at", time_json(q->created_at));
+    json_object_set_new(o, "settings", settings_json(&q->settings));
+    json_t *gs = json_array();
+    for (size_t i = 0; i < q->ngroups; i++)
+        json_array_append_new(gs, group_json(&q->groups[i]));
+    json_object_set_new(o, "groups", gs);
+    return o;
+}
+
+static void queues_done(api_req_t *a)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->sreq.u.queue_list.n; i++)
+        json_array_append_new(arr, queue_json(&a->sreq.u.queue_list.queues[i], false));
+    reply_json(a, 200, json_pack("{s:o}", "queues", arr));
+}
+
+static void queue_info_done(api_req_t *a)
+{
+    if (a->sreq.status) {
+        reply_store_error(a, a->sreq.status);
+        return;
+    }
+    if (a->route == R_GROUPS) {
+        json_t *gs = json_array();
+        for (size_t i = 0; i < a->sreq.u.queue_info.ngroups; i++)
+            json_array_append_new(gs, group_json(&a->sreq.u.queue_info.groups[i]));
+        reply_json(a, 200, json_pack("{s:o}", "groups", gs));
+        return;
+    }
+    /* after a PUT the status tells created (201) from changed (200) */
+    int status = a->r->method == HTTP_PUT && a->created ? 201 : 200;
+    reply_json(a, status, queue_json(&a->sreq.u.queue_info, true));
+}
+
+static void queue_put_done(api_req_t *a)
+{
+    if (a->sreq.status) {
+        if (a->sreq.status == SL_EPARAM)
+            reply_error(a, SL_EPARAM,
+                        "'dead_letter_queue' must be a valid queue name other than "
+                        "the queue itself, or \"\".");
+        else
+            reply_store_error(a, a->sreq.status);
+        return;
+    }
+    a->created = a->sreq.u.queue_put.created;
+    memset(&a->sreq.u, 0, sizeof a->sreq.u);
+    api_submit(a, STORE_QUEUE_INFO, queue_info_done);
+}
+
+static void h_queue_put(api_req_t *a)
+{
+    static const char *const known[] = {"visibility_timeout",
+                                        "max_attempts",
+                                        "dead_letter_queue",
+                                        "max_messages",
+                                        "max_bytes",
+                                        "max_age",
+                                        "dedup_window",
+                                        "max_in_flight_per_key",
+                                        NULL};
+    json_t *body, *v;
+    engine_settings_t *s = &a->sreq.u.queue_put.set;
+    unsigned *mask = &a->sreq.u.queue_put.mask;
+    uint64_t u;
+    if (body_json(a, true, &body))
+        return;
+    if (json_known(a, "", body, known))
+        goto out;
+    if ((v = json_object_get(body, "visibility_timeout"))) {
+        if (json_dur(a, "visibility_timeout", v, &s->visibility_ms))
+            goto out;
+        *mask |= ENGINE_SET_VISIBILITY;
+    }
+    if ((v = json_object_get(body, "max_attempts"))) {
+        if (json_uint(a, "max_attempts", v, 0, UINT32_MAX, &u))
+            goto out;
+        s->max_attempts = (uint32_t)u;
+        *mask |= ENGINE_SET_MAX_ATTEMPTS;
+    }
+    if ((v = json_object_get(body, "dead_letter_queue"))) {
+        if (!json_is_string(v) || json_string_length(v) > ENGINE_NAME_MAX) {
+            reply_error(a, SL_EPARAM, "'dead_letter_queue' must be a queue name or \"\".");
+            goto out;
+        }
+        snprintf(s->dlq, sizeof s->dlq, "%s", json_string_value(v));
+        *mask |= ENGINE_SET_DLQ;
+    }
+    if ((v = json_object_get(body, "max_messages"))) {
+        if (json_uint(a, "max_messages", v, 0, INT64_MAX, &s->max_messages))
+            goto out;
+        *mask |= ENGINE_SET_MAX_MESSAGES;
+    }
+    if ((v = json_object_get(body, "max_bytes"))) {
+        if (json_uint(a, "max_bytes", v, 0, INT64_MAX, &s->max_bytes))
+            goto out;
+        *mask |= ENGINE_SET_MAX_BYTES;
+    }
+    if ((v = json_object_get(body, "max_age"))) {
+        if (json_dur(a, "max_age", v, &s->max_age_ms))
+            goto out;
+        *mask |= ENGINE_SET_MAX_AGE;
+    }
+    if ((v = json_object_get(body, "dedup_window"))) {
+        if (json_dur(a, "dedup_window", v, &s->dedup_ms))
+            goto out;
+        *mask |= ENGINE_SET_DEDUP;
+    }
+    if ((v = json_object_get(body, "max_in_flight_per_key"))) {
+        if (json_uint(a, "max_in_flight_per_key", v, 1, UINT32_MAX, &u))
+            goto out;
+        s->max_in_flight_per_key = (uint32_t)u;
+        *mask |= ENGINE_SET_KEY_IN_FLIGHT;
+    }
+    api_submit(a, STORE_QUEUE_PUT, queue_put_done);
+out:
+    json_decref(body);
+}
+
+static void simple_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    switch (sr->op) {
+    case STORE_QUEUE_DELETE:
+        reply_json(a, 200, json_pack("{s:s}", "deleted", a->queue));
+        break;
+    case STORE_GROUP_DELETE:
+        reply_json(a, 200, json_pack("{s:s}", "deleted", a->group));
+        break;
+    case STORE_QUEUE_PURGE:
+        reply_json(a, 200, json_pack("{s:I}", "purged", (json_int_t)sr->u.purged));
+        break;
+    case STORE_GROUP_PUT:
+        reply_json(a, sr->u.group.created ? 201 : 200, group_json(&sr->u.group.info));
+        break;
+    case STORE_GROUP_INFO:
+        reply_json(a, 200, group_json(&sr->u.group.info));
+        break;
+    default:
+        sl_assert(!"unexpected store op");
+    }
+}
+
+static void h_group_put(api_req_t *a)
+{
+    json_t *body;
+    static const char *const known[] = {"from", NULL};
+    if (body_json(a, true, &body))
+        return;
+    const char *from = query(a, "from");
+    json_t *jf = json_object_get(body, "from");
+    if (json_known(a, "", body, known))
+        goto out;
+    if (jf && !from)
+        from = json_is_string(jf) ? json_string_value(jf) : "";
+    if (from && strcmp(from, "earliest") && strcmp(from, "latest")) {
+        reply_error(a, SL_EPARAM, "'from' must be \"earliest\" or \"latest\".");
+        goto out;
+    }
+    a->sreq.u.group.from_latest = from && !strcmp(from, "latest");
+    api_submit(a, STORE_GROUP_PUT, simple_done);
+out:
+    json_decref(body);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static int parse_route(api_req_t *a, const char *path)
+{
+    if (!strcmp(path, "/healthz"))
+        return R_HEALTHZ;
+    if (!strcmp(path, "/readyz"))
+        return R_READYZ;
+    static const char prefix[] = "/v1/queues";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return R_NONE;
+    path += sizeof prefix - 1;
+    if (*path == '\0')
+        return R_QUEUES;
+    if (*path != '/')
+        return R_NONE;
+    path++;
+    /* split the rest into at most 3 segments */
+    const char *seg[3];
+    size_t len[3], n = 0;
+    while (n < 3) {
+        const char *slash = strchr(path, '/');
+        seg[n] = path;
+        len[n] = slash ? (size_t)(slash - path) : strlen(path);
+        n++;
+        if (!slash)
+            break;
+        path = slash + 1;
+    }
+    if (n == 3 && strchr(seg[2], '/'))
+        return R_NONE;
+    for (size_t i = 0; i < n; i++)
+        if (len[i] == 0)
+            return R_NONE;
+    if (!engine_name_valid(seg[0], len[0]))
+        return -SL_ENAME;
+    memcpy(a->queue, seg[0], len[0]);
+    a->queue[len[0]] = '\0';
+    if (n == 1)
+        return R_QUEUE;
+    if (n == 3) {
+        if (len[1] == 8 && !memcmp(seg[1], "messages", 8)) {
+            a->receipt = pool_strndup(&a->r->pool, seg[2], len[2]);
+            return R_MESSAGE;
+        }
+        if (len[1] == 6 && !memcmp(seg[1], "groups", 6)) {
+            if (!engine_name_valid(seg[2], len[2]))
+                return -SL_ENAME;
+            memcpy(a->group, seg[2], len[2]);
+            a->group[len[2]] = '\0';
+            return R_GROUP;
+        }
+        return R_NONE;
+    }
+    for (int r = R_MESSAGES; r <= R_GROUPS; r++)
+        if (routes[r].suffix && strlen(routes[r].suffix) == len[1] &&
+            !memcmp(routes[r].suffix, seg[1], len[1]))
+            return r;
+    return R_NONE;
+}
+
+static bool json_ctype_ok(const char *ct)
+{
+    if (ct == NULL || *ct == '\0')
+        return true;
+    size_t n = strcspn(ct, "; \t");
+    return (n == 16 && !strncasecmp(ct, "application/json", n)) ||
+           (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", n));
+}
+
+static void api_begin(http_req_t *r, void *ctx)
+{
+    api_t *api = ctx;
+    api_req_t *a = pool_calloc(&r->pool, 1, sizeof *a);
+    a->api = api;
+    a->r = r;
+    r->app = a;
+    int route = parse_route(a, r->path);
+    if (route == -SL_ENAME) {
+        reply_error(a, SL_ENAME,
+                    "Invalid queue or group name in '%.300s': use 1 to 128 "
+                    "characters of A-Z a-z 0-9 . _ - starting with a letter or "
+                    "digit.",
+                    r->path);
+        return;
+    }
+    if (route == R_NONE) {
+        reply_error(a, SL_ENOROUTE, "No endpoint at %.300s.", r->path);
+        return;
+    }
+    a->route = route;
+    const struct route_info *ri = &routes[route];
+    if (!(ri->methods & M(r->method))) {
+        http_add_header(r, "Allow", ri->allow);
+        reply_error(a, SL_EMETHOD, "Method %s is not allowed on %.300s (allowed: %s).",
+                    r->method_name, r->path, ri->allow);
+        return;
+    }
+    if (ri->json_body && (r->method == HTTP_POST || r->method == HTTP_PUT) &&
+        !json_ctype_ok(http_header(r, "Content-Type"))) {
+        reply_error(a, SL_EMEDIA,
+                    "This endpoint takes a JSON body (Content-Type: "
+                    "application/json).");
+        return;
+    }
+    if (route == R_MESSAGES && r->method == HTTP_POST)
+        r->body_limit = api->cfg.max_message_bytes;
+    else if (route == R_BATCH)
+        r->body_limit = api->cfg.max_request_bytes;
+    else
+        r->body_limit = API_CONTROL_BODY;
+}
+
+static void api_handle(http_req_t *r, void *ctx)
+{
+    api_t *api = ctx;
+    api_req_t *a = r->app;
+    switch (a->route) {
+    case R_HEALTHZ:
+        reply_json(a, 200, json_pack("{s:s}", "status", "ok"));
+        break;
+    case R_READYZ:
+        if (api->draining)
+            reply_error(a, SL_ESHUTDOWN, "The server is shutting down.");
+        else if (store_ready(api->store))
+            reply_error(a, SL_ESTORAGE, "The storage is not available.");
+        else
+            reply_json(a, 200, json_pack("{s:s}", "status", "ready"));
+        break;
+    case R_QUEUES:
+        api_submit(a, STORE_QUEUE_LIST, queues_done);
+        break;
+    case R_QUEUE:
+        if (r->method == HTTP_GET)
+            api_submit(a, STORE_QUEUE_INFO, queue_info_done);
+        else if (r->method == HTTP_PUT)
+            h_queue_put(a);
+        else
+            api_submit(a, STORE_QUEUE_DELETE, simple_done);
+        break;
+    case R_MESSAGES:
+        if (r->method == HTTP_POST)
+            h_publish(a);
+        else
+            h_lease(a);
+        break;
+    case R_MESSAGE:
+        h_ack_one(a);
+        break;
+    case R_BATCH:
+        h_batch(a);
+        break;
+    case R_ACK:
+        h_ack(a);
+        break;
+    case R_RELEASE:
+        h_release(a);
+        break;
+    case R_POP:
+        h_pop(a);
+        break;
+    case R_PEEK:
+        h_peek(a);
+        break;
+    case R_REDRIVE:
+        h_redrive(a);
+        break;
+    case R_PURGE:
+        api_submit(a, STORE_QUEUE_PURGE, simple_done);
+        break;
+    case R_GROUPS:
+        api_submit(a, STORE_QUEUE_INFO, queue_info_done);
+        break;
+    case R_GROUP:
+        if (r->method == HTTP_GET)
+            api_submit(a, STORE_GROUP_INFO, simple_done);
+        else if (r->method == HTTP_PUT)
+            h_group_put(a);
+        else
+            api_submit(a, STORE_GROUP_DELETE, simple_done);
+        break;
+    default:
+        sl_assert(!"unrouted request");
+    }
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+api_t *api_new(store_t *store, const api_config_t *cfg)
+{
+    api_t *a = sl_calloc(1, sizeof *a);
+    a->store = store;
+    a->cfg = *cfg;
+    json_set_alloc_funcs(sl_malloc, sl_free);
+    return a;
+}
+
+void api_free(api_t *a)
+{
+    sl_free(a);
+}
+
+void api_handlers(api_t *a, http_handlers_t *h)
+{
+    h->begin = api_begin;
+    h->handle = api_handle;
+    h->ctx = a;
+}
+
+void api_set_draining(api_t *a)
+{
+    a->draining = true;
+}

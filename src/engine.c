@@ -1,0 +1,1594 @@
+/*
+ * engine.c — the queue engine.
+ *
+ * Design
+ * ======
+ * The engine owns every queue, group, lease and timer, and runs on one thread (the event loop),
+ * so nothing here takes a lock. It does no I/O: storage backends journal what it does, the HTTP
+ * layer calls it. Time comes from a clock function so that tests can drive it.
+ *
+ * Messages and the visible sequence. A queue hands out ids 1, 2, 3... at publish. A message
+ * published with a delay waits in the queue's delay heap; every other message, and a delayed one
+ * once due, is appended to the queue's *visible sequence*: a ring of message pointers indexed by
+ * a 64-bit position (vseq). The ring is the single order in which groups meet messages. A slot
+ * becomes NULL when its message leaves the queue; the ring's start advances past NULL slots, so
+ * the slot at the start is always the oldest live visible message, which is what retention
+ * drops.
+ *
+ * Groups and the one invariant. Each group has a cursor into the ring: every live message at or
+ * after the cursor is implicitly "ready, never delivered" for that group and costs the group
+ * nothing. Passing a message creates, for that group, a delivery record (dlv) in one of four
+ * states: LEASED (a consumer holds it; lease timer armed), RETRY (visible again, on the group's
+ * retry list), DELAYED (released with a delay; timer armed) or KEYWAIT (held behind an earlier
+ * message with the same ordering key). An ack frees the dlv. Hence:
+ *
+ *     group g is finished with message m  <=>  m.vseq < g.cursor  and  g has no dlv for m
+ *
+ * Every operation keeps this true, and everything else follows from it: a message's `pending`
+ * counts the groups not finished with it, and it leaves the queue when that reaches zero;
+ * dropping a message (retention, TTL, purge) finds each group's claim in O(1) — either "ahead of
+ * the cursor" or "has a dlv" — and a new group from the earliest message simply starts its cursor
+ * at the start of the ring.
+ *
+ * Choosing the next message for a group: first the retry list (redeliveries go before new
+ * messages, as a requeue does in RabbitMQ and NSQ), then ready key lanes, then the cursor. A
+ * message with an ordering key belongs to the group's lane for that key; a lane counts its
+ * messages that are in progress (LEASED, RETRY, DELAYED) and, while that count is at
+ * max_in_flight_per_key or earlier same-key messages are waiting, the cursor parks further
+ * same-key messages in the lane (KEYWAIT) and moves on, so other keys proceed. When a lane
+ * drains below its limit it joins the group's ready-lane list. Each message passes each cursor
+ * once, so choosing costs amortised O(1) per message.
+ *
+ * Timers. Lease expiry, release delays and long-poll deadlines are nodes in one global heap,
+ * embedded in their objects. A queue keeps its delayed messages and its expiring messages in
+ * two heaps of its own (so purge, delete and peek can find them without a global scan) and puts
+ * one node in the global heap at the earliest of its own deadlines (delays, TTLs, max_age,
+ * idempotency expiry). Every timer event is O(log n); nothing scans all messages.
+ *
+ * Waking long-polls. Making messages available to a group moves as many of its parked waiters as
+ * messages appeared onto the engine's woken list (not all of them: no thundering herd). The
+ * callbacks run at the end of the public call, when the invariants hold, and usually lease right
+ * away; a waiter that finds nothing (another took it, or its key is blocked) parks again.
+ *
+ * Alternatives rejected:
+ * - A per-group FIFO of message pointers filled at publish: 8 bytes per message per group, and a
+ *   group that falls behind would pin dropped messages in memory. The cursor costs nothing for
+ *   messages not yet reached.
+ * - Tombstone-free ordered structures (skip lists, trees by id) for the visible sequence: O(log n)
+ *   on every publish and lease for an order that arrives sorted anyway.
+ * - Putting delayed messages in the ring at publish and skipping them at the cursor: each group
+ *   would then need a record per delayed message; the delay heap needs none.
+ * - A timer wheel: O(1) but with a granularity and a horizon; the heap is exact and, at the
+ *   counts this server holds, its log n is not what limits it.
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common.h"
+#include "dur.h"
+#include "err.h"
+#include "hmap.h"
+#include "log.h"
+#include "mem.h"
+
+enum tmr_kind { TK_DLV = 1, TK_QUEUE, TK_WAIT };
+
+enum dlv_state { DLV_LEASED, DLV_RETRY, DLV_DELAYED, DLV_KEYWAIT };
+
+enum hist_event { EV_LEASE_EXPIRED, EV_RELEASED };
+static const char *const hist_event_names[] = {"lease_expired", "released"};
+
+struct hist {
+    int64_t at;
+    uint8_t event;
+    char error[128]; /* cut; the full last error is kept in the dlv */
+};
+
+typedef struct queue queue_t;
+typedef struct group group_t;
+typedef struct lane lane_t;
+
+typedef struct dlv {
+    msg_t *msg; /* one reference */
+    group_t *g;
+    lane_t *lane; /* NULL without an ordering key */
+    uint64_t lease_no;
+    heap_node_t tmr; /* lease expiry (LEASED) or end of a release delay (DELAYED) */
+    list_t link;     /* retry list (RETRY) or lane's waiting list (KEYWAIT) */
+    uint32_t attempts;
+    uint8_t state;
+    uint8_t nhist;     /* entries in hist */
+    char *last_error;  /* NULL or an sl_malloc'd string */
+    struct hist *hist; /* NULL until the first failure; ring of ENGINE_HISTORY_MAX */
+} dlv_t;
+
+struct lane {
+    list_t waiting;    /* KEYWAIT dlvs in publish order */
+    list_t ready_link; /* on the group's ready_lanes while it may deliver */
+    uint32_t inflight; /* its dlvs in LEASED, RETRY or DELAYED */
+    uint8_t key_len;
+    char key[];
+};
+
+struct group {
+    char *name;
+    uint32_t gid;
+    queue_t *q;
+    uint64_t cursor;   /* next vseq never passed */
+    uint64_t start_id; /* messages with a smaller id are not this group's */
+    hmap_t dlvs;       /* msg id -> dlv */
+    hmap_t lanes;      /* key -> lane */
+    list_t retry;
+    list_t ready_lanes;
+    list_t waiters;
+    uint64_t pending, in_flight, delayed, keywait, nwaiting;
+    uint64_t delivered, acked;
+    int64_t created_at;
+};
+
+typedef struct idem {
+    list_t link;
+    int64_t expires;
+    uint64_t id;
+    uint16_t len;
+    char key[];
+} idem_t;
+
+struct queue {
+    char *name;
+    engine_settings_t set;
+    bool dlq_auto; /* dead-letter queue derived from the name, not set by the user */
+    uint64_t last_id;
+    /* the visible sequence: ring[head .. head+count) hold positions base .. end */
+    msg_t **ring;
+    size_t ring_cap, ring_head;
+    uint64_t base, end;
+    heap_t delayq;   /* MSG_DELAYED messages by deliver time */
+    heap_t ttlq;     /* visible messages with an expiry, by expiry */
+    heap_node_t tmr; /* in the engine heap at the earliest of this queue's deadlines */
+    group_t **groups;
+    uint32_t ngroups, groups_cap, next_gid;
+    hmap_t group_map;
+    hmap_t idem;
+    list_t idem_fifo;
+    uint64_t messages, bytes, delayed;
+    uint64_t published, acked, expired, dropped, dead_lettered;
+    int64_t created_at;
+};
+
+struct engine {
+    engine_config_t cfg;
+    hmap_t queues;
+    heap_t timers;
+    list_t woken;
+    bool flushing;
+    int64_t now;
+    uint64_t lease_seq;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int eq_name_queue(const void *val, const void *key, size_t len)
+{
+    const queue_t *q = val;
+    return strlen(q->name) == len && memcmp(q->name, key, len) == 0;
+}
+
+static int eq_name_group(const void *val, const void *key, size_t len)
+{
+    const group_t *g = val;
+    return strlen(g->name) == len && memcmp(g->name, key, len) == 0;
+}
+
+static int eq_dlv(const void *val, const void *key, size_t len)
+{
+    (void)len;
+    return ((const dlv_t *)val)->msg->id == *(const uint64_t *)key;
+}
+
+static int eq_lane(const void *val, const void *key, size_t len)
+{
+    const lane_t *l = val;
+    return l->key_len == len && memcmp(l->key, key, len) == 0;
+}
+
+static int eq_idem(const void *val, const void *key, size_t len)
+{
+    const idem_t *i = val;
+    return i->len == len && memcmp(i->key, key, len) == 0;
+}
+
+static void engine_begin(engine_t *e)
+{
+    e->now = e->cfg.clock(e->cfg.clock_ctx);
+}
+
+/* Runs the wake callbacks of woken waiters. Nested calls (a callback calling the engine) return
+ * at once; the outermost loop picks up whatever they add. */
+static void engine_flush(engine_t *e)
+{
+    if (e->flushing)
+        return;
+    e->flushing = true;
+    list_t *n;
+    while ((n = list_shift(&e->woken)) != NULL) {
+        engine_waiter_t *w = list_entry(n, engine_waiter_t, link);
+        w->wake(w);
+    }
+    e->flushing = false;
+}
+
+bool engine_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || len > ENGINE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+static queue_t *queue_find(engine_t *e, const char *name)
+{
+    return hmap_find(&e->queues, name, strlen(name));
+}
+
+static group_t *group_find(queue_t *q, const char *name)
+{
+    return hmap_find(&q->group_map, name, strlen(name));
+}
+
+/* Whether message m is one that group g receives at all. */
+static bool group_wants(const group_t *g, const msg_t *m)
+{
+    return m->id >= g->start_id && (m->only_group == 0 || m->only_group == g->gid);
+}
+
+/* ---------------------------------------------------------------- the visible sequence */
+
+static msg_t **ring_slot(queue_t *q, uint64_t vseq)
+{
+    return &q->ring[(q->ring_head + (size_t)(vseq - q->base)) % q->ring_cap];
+}
+
+static msg_t *ring_get(queue_t *q, uint64_t vseq)
+{
+    if (vseq < q->base || vseq >= q->end)
+        return NULL;
+    return *ring_slot(q, vseq);
+}
+
+static void ring_resize(queue_t *q, size_t cap)
+{
+    size_t count = (size_t)(q->end - q->base);
+    msg_t **r = sl_malloc(cap * sizeof *r);
+    for (size_t i = 0; i < count; i++)
+        r[i] = q->ring[(q->ring_head + i) % q->ring_cap];
+    sl_free(q->ring);
+    q->ring = r;
+    q->ring_cap = cap;
+    q->ring_head = 0;
+}
+
+static void ring_push(queue_t *q, msg_t *m)
+{
+    if (q->end - q->base == q->ring_cap)
+        ring_resize(q, q->ring_cap ? q->ring_cap * 2 : 16);
+    m->vseq = q->end++;
+    *ring_slot(q, m->vseq) = m;
+}
+
+/* Empties m's slot and moves the start of the ring past empty slots. */
+static void ring_clear(queue_t *q, msg_t *m)
+{
+    *ring_slot(q, m->vseq) = NULL;
+    while (q->base < q->end && q->ring[q->ring_head] == NULL) {
+        q->ring_head = (q->ring_head + 1) % q->ring_cap;
+        q->base++;
+    }
+    size_t count = (size_t)(q->end - q->base);
+    if (q->ring_cap > 64 && count < q->ring_cap / 4)
+        ring_resize(q, q->ring_cap / 2);
+}
+
+/* ---------------------------------------------------------------- queue timers */
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Re-arms the queue's node in the engine heap at its earliest deadline. */
+static void queue_rearm(engine_t *e, queue_t *q)
+{
+    int64_t at = INT64_MAX;
+    heap_node_t *n;
+    if ((n = heap_top(&q->delayq)) != NULL)
+        at = min64(at, n->at);
+    if ((n = heap_top(&q->ttlq)) != NULL)
+        at = min64(at, n->at);
+    if (q->set.max_age_ms > 0 && q->base < q->end)
+        at = min64(at, ring_get(q, q->base)->published_at + q->set.max_age_ms);
+    if (!list_empty(&q->idem_fifo))
+        at = min64(at, list_entry(q->idem_fifo.next, idem_t, link)->expires);
+    if (at == INT64_MAX)
+        heap_remove(&e->timers, &q->tmr);
+    else if (!heap_armed(&q->tmr) || q->tmr.at != at)
+        heap_set(&e->timers, &q->tmr, at);
+}
+
+/* ---------------------------------------------------------------- waiters */
+
+/* Wakes up to n waiters of g: messages may be available to it. */
+static void group_signal(engine_t *e, group_t *g, uint64_t n)
+{
+    while (n-- > 0 && !list_empty(&g->waiters)) {
+        engine_waiter_t *w = list_entry(list_shift(&g->waiters), engine_waiter_t, link);
+        heap_remove(&e->timers, &w->tmr);
+        g->nwaiting--;
+        w->status = 0;
+        list_push(&e->woken, &w->link);
+    }
+}
+
+static void group_wake_all(engine_t *e, group_t *g, int status)
+{
+    list_t *n;
+    while ((n = list_shift(&g->waiters)) != NULL) {
+        engine_waiter_t *w = list_entry(n, engine_waiter_t, link);
+        heap_remove(&e->timers, &w->tmr);
+        w->status = status;
+        list_push(&e->woken, &w->link);
+    }
+    g->nwaiting = 0;
+}
+
+/* ---------------------------------------------------------------- leaving the queue */
+
+/* Takes m out of q for good: ring slot or delay heap, expiry heap, counters; drops the queue's
+ * reference. Every group must already be finished with it. */
+static void msg_remove(engine_t *e, queue_t *q, msg_t *m)
+{
+    sl_assert(!(m->flags & MSG_GONE));
+    if (m->flags & MSG_DELAYED) {
+        heap_remove(&q->delayq, &m->tmr);
+        q->delayed--;
+    } else {
+        heap_remove(&q->ttlq, &m->tmr);
+        ring_clear(q, m);
+    }
+    m->flags |= MSG_GONE;
+    q->messages--;
+    q->bytes -= m->len;
+    queue_rearm(e, q);
+    msg_unref(m);
+}
+
+/* Group g is done with m (acked, dead-lettered): the last group to finish removes it. */
+static void group_finish(engine_t *e, group_t *g, msg_t *m)
+{
+    sl_assert(g->pending > 0 && m->pending > 0);
+    g->pending--;
+    if (--m->pending == 0)
+        msg_remove(e, g->q, m);
+}
+
+/* ---------------------------------------------------------------- lanes */
+
+static uint32_t lane_limit(const group_t *g)
+{
+    return g->q->set.max_in_flight_per_key;
+}
+
+static lane_t *lane_get(group_t *g, const msg_t *m)
+{
+    lane_t *l = hmap_find(&g->lanes, msg_key(m), m->key_len);
+    if (l)
+        return l;
+    l = sl_malloc(sizeof *l + m->key_len);
+    list_init(&l->waiting);
+    list_init(&l->ready_link);
+    l->inflight = 0;
+    l->key_len = m->key_len;
+    memcpy(l->key, msg_key(m), m->key_len);
+    hmap_add(&g->lanes, l->key, l->key_len, l);
+    return l;
+}
+
+/* Called when a lane's in-flight count dropped or its waiting list changed: puts it on the
+ * ready list when it may deliver, frees it when it holds nothing. */
+static void lane_update(engine_t *e, group_t *g, lane_t *l)
+{
+    bool can = !list_empty(&l->waiting) && l->inflight < lane_limit(g);
+    if (can && !list_linked(&l->ready_link)) {
+        list_push(&g->ready_lanes, &l->ready_link);
+        group_signal(e, g, 1);
+    } else if (!can && list_linked(&l->ready_link)) {
+        list_remove(&l->ready_link);
+    }
+    if (l->inflight == 0 && list_empty(&l->waiting)) {
+        hmap_remove(&g->lanes, l->key, l->key_len);
+        sl_free(l);
+    }
+}
+
+/* ---------------------------------------------------------------- deliveries */
+
+static dlv_t *dlv_new(group_t *g, msg_t *m, lane_t *lane, int state)
+{
+    dlv_t *d = sl_calloc(1, sizeof *d);
+    d->msg = msg_ref(m);
+    d->g = g;
+    d->lane = lane;
+    d->state = (uint8_t)state;
+    heap_node_init(&d->tmr, TK_DLV);
+    list_init(&d->link);
+    hmap_add(&g->dlvs, &m->id, sizeof m->id, d);
+    if (state == DLV_KEYWAIT)
+        g->keywait++;
+    else if (lane)
+        lane->inflight++;
+    return d;
+}
+
+/* Moves d out of its current state's structures and counters. */
+static void dlv_leave_state(engine_t *e, dlv_t *d)
+{
+    group_t *g = d->g;
+    heap_remove(&e->timers, &d->tmr);
+    list_remove(&d->link);
+    switch (d->state) {
+    case DLV_LEASED:
+        g->in_flight--;
+        break;
+    case DLV_DELAYED:
+        g->delayed--;
+        break;
+    case DLV_KEYWAIT:
+        g->keywait--;
+        break;
+    }
+}
+
+/* Frees d; the group is then finished with d->msg unless the caller re-creates a claim. */
+static void dlv_free(engine_t *e, dlv_t *d)
+{
+    group_t *g = d->g;
+    dlv_leave_state(e, d);
+    hmap_remove(&g->dlvs, &d->msg->id, sizeof d->msg->id);
+    if (d->lane) {
+        if (d->state != DLV_KEYWAIT)
+            d->lane->inflight--;
+        lane_update(e, g, d->lane);
+    }
+    msg_unref(d->msg);
+    sl_free(d->last_error);
+    sl_free(d->hist);
+    sl_free(d);
+}
+
+static void dlv_to_retry(engine_t *e, dlv_t *d, bool first)
+{
+    dlv_leave_state(e, d);
+    d->state = DLV_RETRY;
+    if (first)
+        list_unshift(&d->g->retry, &d->link);
+    else
+        list_push(&d->g->retry, &d->link);
+    group_signal(e, d->g, 1);
+}
+
+static void dlv_record(dlv_t *d, int64_t at, int event, const char *error)
+{
+    if (d->hist == NULL)
+        d->hist = sl_calloc(ENGINE_HISTORY_MAX, sizeof *d->hist);
+    /* the ring keeps the newest ENGINE_HISTORY_MAX failures; nhist saturates at the max */
+    struct hist *h = &d->hist[(d->attempts - 1) % ENGINE_HISTORY_MAX];
+    h->at = at;
+    h->event = (uint8_t)event;
+    snprintf(h->error, sizeof h->error, "%s", error ? error : "");
+    if (d->nhist < ENGINE_HISTORY_MAX)
+        d->nhist++;
+    if (error) {
+        sl_free(d->last_error);
+        d->last_error = sl_strndup(error, ENGINE_ERROR_MAX);
+    }
+}
+
+static void receipt_format(const dlv_t *d, char *buf)
+{
+    snprintf(buf, ENGINE_RECEIPT_LEN, "%x-%llx-%llx", (unsigned)d->g->gid,
+             (unsigned long long)d->msg->id, (unsigned long long)d->lease_no);
+}
+
+static int hexnum(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    int n = 0;
+    for (; *s; s++, n++) {
+        int c = *s, d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else
+            break;
+        if (n == 16)
+            return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (n == 0)
+        return -1;
+    *out = v;
+    *p = s;
+    return 0;
+}
+
+/* Finds the LEASED dlv named by receipt in q. */
+static dlv_t *receipt_find(queue_t *q, const char *receipt)
+{
+    uint64_t gid, id, lease_no;
+    const char *p = receipt;
+    if (hexnum(&p, &gid) || *p++ != '-' || hexnum(&p, &id) || *p++ != '-' ||
+        hexnum(&p, &lease_no) || *p != '\0')
+        return NULL;
+    for (uint32_t i = 0; i < q->ngroups; i++) {
+        group_t *g = q->groups[i];
+        if (g->gid != gid)
+            continue;
+        dlv_t *d = hmap_find(&g->dlvs, &id, sizeof id);
+        if (d && d->state == DLV_LEASED && d->lease_no == lease_no)
+            return d;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- queues */
+
+static void settings_default_dlq(engine_settings_t *s, const char *name)
+{
+    size_t len = strlen(name);
+    s->dlq[0] = '\0';
+    if (len >= 4 && strcmp(name + len - 4, ".dlq") == 0)
+        return;
+    if (len + 4 > ENGINE_NAME_MAX)
+        return;
+    snprintf(s->dlq, sizeof s->dlq, "%s.dlq", name);
+}
+
+static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool from_latest);
+
+/* Returns the queue called name, creating it with the default settings when absent; NULL with
+ * *err set to SL_ETOOMANY when there is no room for another queue. */
+static queue_t *queue_get(engine_t *e, const char *name, bool *created, int *err)
+{
+    queue_t *q = queue_find(e, name);
+    if (created)
+        *created = q == NULL;
+    if (q)
+        return q;
+    if (e->queues.len >= e->cfg.max_queues) {
+        *err = SL_ETOOMANY;
+        return NULL;
+    }
+    q = sl_calloc(1, sizeof *q);
+    q->name = sl_strdup(name);
+    q->set = e->cfg.defaults;
+    q->dlq_auto = true;
+    settings_default_dlq(&q->set, name);
+    heap_init(&q->delayq);
+    heap_init(&q->ttlq);
+    heap_node_init(&q->tmr, TK_QUEUE);
+    hmap_init(&q->group_map, eq_name_group);
+    hmap_init(&q->idem, eq_idem);
+    list_init(&q->idem_fifo);
+    q->next_gid = 1;
+    q->base = q->end = 1;
+    q->created_at = e->now;
+    hmap_add(&e->queues, q->name, strlen(q->name), q);
+    group_create(e, q, ENGINE_DEFAULT_GROUP, false);
+    log_msg(LOG_DEBUG, "Queue '%s' created.", name);
+    return q;
+}
+
+/* Removes m from q whatever the groups think (retention, expiry, purge, redrive): each group's
+ * claim is dropped first. counter is incremented (may be NULL). */
+static void msg_drop(engine_t *e, queue_t *q, msg_t *m, uint64_t *counter)
+{
+    if (!(m->flags & MSG_DELAYED)) {
+        for (uint32_t i = 0; i < q->ngroups && m->pending > 0; i++) {
+            group_t *g = q->groups[i];
+            if (!group_wants(g, m))
+                continue;
+            if (m->vseq >= g->cursor) {
+                g->pending--;
+                m->pending--;
+                continue;
+            }
+            dlv_t *d = hmap_find(&g->dlvs, &m->id, sizeof m->id);
+            if (d) {
+                dlv_free(e, d);
+                g->pending--;
+                m->pending--;
+            }
+        }
+        sl_assert(m->pending == 0);
+    }
+    if (counter)
+        (*counter)++;
+    msg_remove(e, q, m);
+}
+
+static bool msg_expired(const engine_t *e, const msg_t *m)
+{
+    return m->expires_at != 0 && m->expires_at <= e->now;
+}
+
+/* Applies max_messages and max_bytes by dropping the oldest visible messages. */
+static void queue_retain(engine_t *e, queue_t *q)
+{
+    while (((q->set.max_messages && q->messages > q->set.max_messages) ||
+            (q->set.max_bytes && q->bytes > q->set.max_bytes)) &&
+           q->base < q->end)
+        msg_drop(e, q, ring_get(q, q->base), &q->dropped);
+}
+
+/* Makes m visible: it joins the ring and every group that wants it. */
+static void msg_activate(engine_t *e, queue_t *q, msg_t *m)
+{
+    m->flags &= (uint8_t)~MSG_DELAYED;
+    ring_push(q, m);
+    m->pending = 0;
+    for (uint32_t i = 0; i < q->ngroups; i++) {
+        group_t *g = q->groups[i];
+        if (!group_wants(g, m))
+            continue;
+        m->pending++;
+        g->pending++;
+        group_signal(e, g, 1);
+    }
+    if (m->pending == 0) { /* its one group is gone */
+        msg_remove(e, q, m);
+        return;
+    }
+    if (m->expires_at)
+        heap_set(&q->ttlq, &m->tmr, m->expires_at);
+    queue_retain(e, q);
+}
+
+/* Stores m (the caller's reference is taken) as the next message of q. */
+static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_at, int64_t ttl)
+{
+    m->id = ++q->last_id;
+    m->published_at = e->now;
+    m->expires_at = ttl > 0 ? e->now + ttl : 0;
+    m->flags = 0;
+    q->messages++;
+    q->bytes += m->len;
+    q->published++;
+    if (deliver_at > e->now) {
+        m->flags |= MSG_DELAYED;
+        q->delayed++;
+        heap_set(&q->delayq, &m->tmr, deliver_at);
+    } else {
+        msg_activate(e, q, m);
+    }
+    queue_rearm(e, q);
+    return q->last_id;
+}
+
+static void idem_expire(queue_t *q, int64_t now)
+{
+    while (!list_empty(&q->idem_fifo)) {
+        idem_t *i = list_entry(q->idem_fifo.next, idem_t, link);
+        if (i->expires > now)
+            break;
+        list_remove(&i->link);
+        hmap_remove(&q->idem, i->key, i->len);
+        sl_free(i);
+    }
+}
+
+/* Runs the due deadlines of one queue. */
+static void queue_timers(engine_t *e, queue_t *q)
+{
+    heap_node_t *n;
+    while ((n = heap_top(&q->delayq)) != NULL && n->at <= e->now) {
+        msg_t *m = SL_CONTAINER_OF(n, msg_t, tmr);
+        if (msg_expired(e, m)) { /* its time to live ended before it was ever visible */
+            q->expired++;
+            msg_remove(e, q, m);
+            continue;
+        }
+        heap_remove(&q->delayq, n);
+        q->delayed--;
+        msg_activate(e, q, m);
+    }
+    while ((n = heap_top(&q->ttlq)) != NULL && n->at <= e->now)
+        msg_drop(e, q, SL_CONTAINER_OF(n, msg_t, tmr), &q->expired);
+    while (q->set.max_age_ms > 0 && q->base < q->end &&
+           ring_get(q, q->base)->published_at + q->set.max_age_ms <= e->now)
+        msg_drop(e, q, ring_get(q, q->base), &q->dropped);
+    idem_expire(q, e->now);
+    queue_rearm(e, q);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool from_latest)
+{
+    group_t *g = sl_calloc(1, sizeof *g);
+    g->name = sl_strdup(name);
+    g->gid = q->next_gid++;
+    g->q = q;
+    hmap_init(&g->dlvs, eq_dlv);
+    hmap_init(&g->lanes, eq_lane);
+    list_init(&g->retry);
+    list_init(&g->ready_lanes);
+    list_init(&g->waiters);
+    g->created_at = e->now;
+    if (from_latest) {
+        g->cursor = q->end;
+        g->start_id = q->last_id + 1;
+    } else {
+        g->cursor = q->base;
+        for (uint64_t v = q->base; v < q->end; v++) {
+            msg_t *m = ring_get(q, v);
+            if (m && m->only_group == 0) {
+                m->pending++;
+                g->pending++;
+            }
+        }
+    }
+    if (q->ngroups == q->groups_cap) {
+        q->groups_cap = q->groups_cap ? q->groups_cap * 2 : 4;
+        q->groups = sl_realloc(q->groups, q->groups_cap * sizeof *q->groups);
+    }
+    q->groups[q->ngroups++] = g;
+    hmap_add(&q->group_map, g->name, strlen(g->name), g);
+    return g;
+}
+
+/* Frees g: its claims on messages are dropped (messages no group wants leave the queue), its
+ * waiters are woken with status. */
+static void group_destroy(engine_t *e, group_t *g, int status)
+{
+    queue_t *q = g->q;
+    group_wake_all(e, g, status);
+    uint32_t pos = 0;
+    dlv_t *d;
+    /* Collect first: freeing dlvs changes the table being iterated. */
+    size_t nd = g->dlvs.len, k = 0;
+    dlv_t **all = sl_malloc((nd ? nd : 1) * sizeof *all);
+    while ((d = hmap_next(&g->dlvs, &pos)) != NULL)
+        all[k++] = d;
+    for (size_t i = 0; i < k; i++) {
+        msg_t *m = msg_ref(all[i]->msg);
+        dlv_free(e, all[i]);
+        group_finish(e, g, m);
+        msg_unref(m);
+    }
+    sl_free(all);
+    for (uint64_t v = g->cursor > q->base ? g->cursor : q->base; v < q->end; v++) {
+        msg_t *m = ring_get(q, v);
+        if (m && group_wants(g, m))
+            group_finish(e, g, m);
+    }
+    sl_assert(g->pending == 0 && g->lanes.len == 0);
+    /* Messages published after g existed but still delayed would count g when they activate:
+     * removing g from the array first means they will not. */
+    hmap_remove(&q->group_map, g->name, strlen(g->name));
+    for (uint32_t i = 0; i < q->ngroups; i++) {
+        if (q->groups[i] == g) {
+            memmove(&q->groups[i], &q->groups[i + 1], (q->ngroups - i - 1) * sizeof *q->groups);
+            q->ngroups--;
+            break;
+        }
+    }
+    hmap_cleanup(&g->dlvs);
+    hmap_cleanup(&g->lanes);
+    sl_free(g->name);
+    sl_free(g);
+}
+
+/* Chooses the next message for g: redeliveries, then ready key lanes, then the cursor. Returns
+ * its dlv (not yet LEASED), or NULL when g has nothing it may take now. */
+static dlv_t *group_next(engine_t *e, group_t *g)
+{
+    queue_t *q = g->q;
+    if (!list_empty(&g->retry))
+        return list_entry(g->retry.next, dlv_t, link);
+    if (!list_empty(&g->ready_lanes)) {
+        lane_t *l = list_entry(g->ready_lanes.next, lane_t, ready_link);
+        dlv_t *d = list_entry(l->waiting.next, dlv_t, link);
+        dlv_leave_state(e, d); /* KEYWAIT -> in progress */
+        l->inflight++;
+        d->state = DLV_RETRY; /* transitional; the caller leases it at once */
+        if (l->inflight >= lane_limit(g) || list_empty(&l->waiting))
+            list_remove(&l->ready_link);
+        return d;
+    }
+    if (g->cursor < q->base)
+        g->cursor = q->base;
+    while (g->cursor < q->end) {
+        msg_t *m = ring_get(q, g->cursor);
+        if (m == NULL || !group_wants(g, m)) {
+            g->cursor++;
+            continue;
+        }
+        if (msg_expired(e, m)) { /* its timer has not run yet: drop it now, never deliver it */
+            msg_drop(e, q, m, &q->expired);
+            continue;
+        }
+        g->cursor++;
+        if (m->key_len == 0)
+            return dlv_new(g, m, NULL, DLV_RETRY);
+        lane_t *l = lane_get(g, m);
+        if (l->inflight >= lane_limit(g) || !list_empty(&l->waiting)) {
+            dlv_t *d = dlv_new(g, m, l, DLV_KEYWAIT);
+            list_push(&l->waiting, &d->link);
+            continue;
+        }
+        return dlv_new(g, m, l, DLV_RETRY);
+    }
+    return NULL;
+}
+
+static void dlv_lease(engine_t *e, dlv_t *d, int64_t visibility)
+{
+    group_t *g = d->g;
+    dlv_leave_state(e, d);
+    d->state = DLV_LEASED;
+    d->attempts++;
+    d->lease_no = ++e->lease_seq;
+    g->in_flight++;
+    g->delivered++;
+    heap_set(&e->timers, &d->tmr, e->now + visibility);
+}
+
+/* ---------------------------------------------------------------- dead letters */
+
+static void attrs_copy_user(msg_attrs_buf_t *b, const msg_t *m)
+{
+    size_t pos = 0, nlen, vlen;
+    const char *n, *v;
+    while (msg_attrs_next(m, &pos, &n, &nlen, &v, &vlen))
+        if (!(nlen >= 7 && memcmp(n, "sluice-", 7) == 0))
+            msg_attrs_add(b, n, nlen, v, vlen);
+}
+
+static void attrs_add_str(msg_attrs_buf_t *b, const char *name, const char *value)
+{
+    msg_attrs_add(b, name, strlen(name), value, strlen(value));
+}
+
+static void attrs_add_num(msg_attrs_buf_t *b, const char *name, uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    attrs_add_str(b, name, buf);
+}
+
+/* Writes d's failure history, oldest first, as lines "MS EVENT[ ERROR]", keeping as many of the
+ * newest as fit in cap bytes. */
+static void history_format(const dlv_t *d, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (unsigned k = 0; k < d->nhist; k++) {
+        unsigned first = d->attempts - d->nhist; /* attempt index of the oldest kept entry */
+        const struct hist *h = &d->hist[(first + k) % ENGINE_HISTORY_MAX];
+        char line[200];
+        int n = snprintf(line, sizeof line, "%s%lld %s%s%s", len ? "\n" : "", (long long)h->at,
+                         hist_event_names[h->event], h->error[0] ? " " : "", h->error);
+        for (char *c = line + (len ? 1 : 0); *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        if (n < 0 || len + (size_t)n >= cap)
+            break;
+        memcpy(out + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
+}
+
+/* Moves d's message to the dead-letter queue of its queue. Returns false when that queue cannot
+ * be created (then nothing changed). */
+static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
+{
+    group_t *g = d->g;
+    queue_t *q = g->q;
+    int err = 0;
+    queue_t *dq = queue_get(e, q->set.dlq, NULL, &err);
+    if (dq == NULL) {
+        log_msg(LOG_WARN, "Cannot create dead-letter queue '%s' for '%s': %s; redelivering.",
+                q->set.dlq, q->name, err_text(err));
+        return false;
+    }
+    msg_t *m = d->msg;
+    msg_attrs_buf_t *b = sl_malloc(sizeof *b);
+    char hist[1600];
+    b->len = b->count = 0;
+    attrs_copy_user(b, m);
+    /* Reserved attributes last, so that a full block loses user attributes' room, never these:
+     * the user block was limited to 16 attributes and 4 KiB at publish, so drop user ones if
+     * these do not fit. */
+    msg_attrs_buf_t *r = sl_malloc(sizeof *r);
+    r->len = r->count = 0;
+    char at[24];
+    snprintf(at, sizeof at, "%lld", (long long)e->now);
+    attrs_add_str(r, "sluice-origin-queue", q->name);
+    attrs_add_str(r, "sluice-origin-group", g->name);
+    attrs_add_num(r, "sluice-origin-id", m->id);
+    attrs_add_num(r, "sluice-attempts", d->attempts);
+    attrs_add_str(r, "sluice-reason", hist_event_names[event]);
+    attrs_add_str(r, "sluice-dead-lettered-at", at);
+    if (d->last_error)
+        attrs_add_str(r, "sluice-last-error", d->last_error);
+    history_format(d, hist, sizeof hist);
+    attrs_add_str(r, "sluice-history", hist);
+    if (b->len + r->len > MSG_ATTRS_MAX || b->count + r->count > MSG_ATTR_COUNT_MAX)
+        b->len = b->count = 0;
+    memcpy(b->buf + b->len, r->buf, r->len);
+    b->len += r->len;
+    msg_t *dm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b->buf, b->len);
+    sl_free(b);
+    sl_free(r);
+    q->dead_lettered++;
+    msg_ref(m);
+    dlv_free(e, d);
+    group_finish(e, g, m);
+    msg_unref(m);
+    queue_append(e, dq, dm, 0, 0);
+    return true;
+}
+
+/* A delivery ended without an ack (lease expired or released): record it, then dead-letter,
+ * delay or requeue. */
+static void dlv_fail(engine_t *e, dlv_t *d, int event, const char *error, int64_t delay)
+{
+    queue_t *q = d->g->q;
+    dlv_record(d, e->now, event, error);
+    if (q->set.max_attempts && d->attempts >= q->set.max_attempts && q->set.dlq[0] &&
+        dlv_dead_letter(e, d, event))
+        return;
+    if (delay > 0) {
+        dlv_leave_state(e, d);
+        d->state = DLV_DELAYED;
+        d->g->delayed++;
+        heap_set(&e->timers, &d->tmr, e->now + delay);
+    } else {
+        dlv_to_retry(e, d, false);
+    }
+}
+
+/* ---------------------------------------------------------------- public API */
+
+static int64_t engine_clock_default(void *ctx)
+{
+    (void)ctx;
+    return dur_now_ms();
+}
+
+engine_t *engine_new(const engine_config_t *cfg)
+{
+    if (cfg->defaults.max_in_flight_per_key == 0 || cfg->max_queues == 0)
+        return NULL;
+    engine_t *e = sl_calloc(1, sizeof *e);
+    e->cfg = *cfg;
+    if (e->cfg.clock == NULL)
+        e->cfg.clock = engine_clock_default;
+    hmap_init(&e->queues, eq_name_queue);
+    heap_init(&e->timers);
+    list_init(&e->woken);
+    /* Receipts from before a restart must not name new leases: start the lease counter at a
+     * random point. */
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+        r = (uint32_t)dur_now_ms();
+    e->lease_seq = r;
+    e->now = e->cfg.clock(e->cfg.clock_ctx);
+    return e;
+}
+
+static void queue_destroy(engine_t *e, queue_t *q)
+{
+    while (q->ngroups > 0)
+        group_destroy(e, q->groups[q->ngroups - 1], SL_ENOQUEUE);
+    sl_assert(q->base == q->end);
+    heap_node_t *n;
+    while ((n = heap_top(&q->delayq)) != NULL)
+        msg_remove(e, q, SL_CONTAINER_OF(n, msg_t, tmr));
+    list_t *l;
+    while ((l = list_shift(&q->idem_fifo)) != NULL)
+        sl_free(list_entry(l, idem_t, link));
+    heap_remove(&e->timers, &q->tmr);
+    hmap_remove(&e->queues, q->name, strlen(q->name));
+    heap_cleanup(&q->delayq);
+    heap_cleanup(&q->ttlq);
+    hmap_cleanup(&q->group_map);
+    hmap_cleanup(&q->idem);
+    sl_free(q->groups);
+    sl_free(q->ring);
+    sl_free(q->name);
+    sl_free(q);
+}
+
+void engine_free(engine_t *e)
+{
+    if (e == NULL)
+        return;
+    queue_t *q;
+    uint32_t pos = 0;
+    while ((q = hmap_next(&e->queues, &pos)) != NULL) {
+        queue_destroy(e, q);
+        pos = 0;
+    }
+    list_init(&e->woken);
+    heap_cleanup(&e->timers);
+    hmap_cleanup(&e->queues);
+    sl_free(e);
+}
+
+int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n)
+{
+    int err = 0;
+    if (!engine_name_valid(queue, strlen(queue)))
+        return SL_ENAME;
+    engine_begin(e);
+    queue_t *q = queue_get(e, queue, NULL, &err);
+    if (q == NULL)
+        return err;
+    idem_expire(q, e->now);
+    for (size_t i = 0; i < n; i++) {
+        engine_pub_t *p = &items[i];
+        p->duplicate = false;
+        if (p->idem_key && q->set.dedup_ms > 0) {
+            idem_t *d = hmap_find(&q->idem, p->idem_key, p->idem_len);
+            if (d) {
+                p->id = d->id;
+                p->duplicate = true;
+                msg_unref(p->msg);
+                continue;
+            }
+        }
+        p->id = queue_append(e, q, p->msg, p->deliver_at, p->ttl_ms);
+        if (p->idem_key && q->set.dedup_ms > 0) {
+            size_t len = p->idem_len > ENGINE_IDEM_KEY_MAX ? ENGINE_IDEM_KEY_MAX : p->idem_len;
+            idem_t *d = sl_malloc(sizeof *d + len);
+            d->expires = e->now + q->set.dedup_ms;
+            d->id = p->id;
+            d->len = (uint16_t)len;
+            memcpy(d->key, p->idem_key, len);
+            list_push(&q->idem_fifo, &d->link);
+            hmap_add(&q->idem, d->key, len, d);
+        }
+    }
+    queue_rearm(e, q);
+    engine_flush(e);
+    return 0;
+}
+
+static int find_qg(engine_t *e, const char *queue, const char *group, queue_t **q, group_t **g)
+{
+    *q = queue_find(e, queue);
+    if (*q == NULL)
+        return SL_ENOQUEUE;
+    *g = group_find(*q, group ? group : ENGINE_DEFAULT_GROUP);
+    return *g ? 0 : SL_ENOGROUP;
+}
+
+int engine_lease(engine_t *e, const char *queue, const char *group, size_t max, size_t max_bytes,
+                 int64_t visibility_ms, engine_lease_t *out, size_t *n)
+{
+    size_t bytes = 0;
+    queue_t *q;
+    group_t *g;
+    *n = 0;
+    int err = find_qg(e, queue, group, &q, &g);
+    if (err)
+        return err;
+    engine_begin(e);
+    if (visibility_ms < 0)
+        visibility_ms = q->set.visibility_ms;
+    while (*n < max && (max_bytes == 0 || bytes < max_bytes)) {
+        dlv_t *d = group_next(e, g);
+        if (d == NULL)
+            break;
+        dlv_lease(e, d, visibility_ms);
+        out[*n].msg = msg_ref(d->msg);
+        out[*n].attempts = d->attempts;
+        receipt_format(d, out[*n].receipt);
+        bytes += d->msg->len;
+        (*n)++;
+    }
+    engine_flush(e);
+    return 0;
+}
+
+/* Finds the live lease named by receipt in queue, for ack, release and undo. */
+static int lease_find(engine_t *e, const char *queue, const char *receipt, dlv_t **d)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    *d = receipt_find(q, receipt);
+    if (*d == NULL)
+        return SL_ENORECEIPT;
+    engine_begin(e);
+    return 0;
+}
+
+int engine_ack(engine_t *e, const char *queue, const char *receipt)
+{
+    dlv_t *d;
+    int err = lease_find(e, queue, receipt, &d);
+    if (err)
+        return err;
+    group_t *g = d->g;
+    msg_t *m = msg_ref(d->msg);
+    g->acked++;
+    g->q->acked++;
+    dlv_free(e, d);
+    group_finish(e, g, m);
+    msg_unref(m);
+    engine_flush(e);
+    return 0;
+}
+
+int engine_release(engine_t *e, const char *queue, const char *receipt, int64_t delay_ms,
+                   const char *error)
+{
+    dlv_t *d;
+    int err = lease_find(e, queue, receipt, &d);
+    if (err)
+        return err;
+    dlv_fail(e, d, EV_RELEASED, error, delay_ms);
+    engine_flush(e);
+    return 0;
+}
+
+int engine_undo(engine_t *e, const char *queue, const char *receipt)
+{
+    dlv_t *d;
+    int err = lease_find(e, queue, receipt, &d);
+    if (err)
+        return err;
+    d->attempts--;
+    d->g->delivered--;
+    dlv_to_retry(e, d, true);
+    engine_flush(e);
+    return 0;
+}
+
+int engine_wait(engine_t *e, const char *queue, const char *group, engine_waiter_t *w,
+                int64_t deadline)
+{
+    queue_t *q;
+    group_t *g;
+    int err = find_qg(e, queue, group, &q, &g);
+    if (err)
+        return err;
+    w->status = 0;
+    w->group_ = g;
+    heap_node_init(&w->tmr, TK_WAIT);
+    heap_set(&e->timers, &w->tmr, deadline);
+    list_push(&g->waiters, &w->link);
+    g->nwaiting++;
+    return 0;
+}
+
+void engine_wait_cancel(engine_t *e, engine_waiter_t *w)
+{
+    if (heap_armed(&w->tmr)) { /* still parked on its group */
+        heap_remove(&e->timers, &w->tmr);
+        ((group_t *)w->group_)->nwaiting--;
+    }
+    if (list_linked(&w->link))
+        list_remove(&w->link);
+}
+
+void engine_wake_all(engine_t *e)
+{
+    queue_t *q;
+    uint32_t pos = 0;
+    while ((q = hmap_next(&e->queues, &pos)) != NULL)
+        for (uint32_t i = 0; i < q->ngroups; i++)
+            group_wake_all(e, q->groups[i], SL_ESHUTDOWN);
+    engine_flush(e);
+}
+
+int64_t engine_next_deadline(const engine_t *e)
+{
+    heap_node_t *n = heap_top(&e->timers);
+    return n ? n->at : INT64_MAX;
+}
+
+int64_t engine_run_timers(engine_t *e)
+{
+    heap_node_t *n;
+    engine_begin(e);
+    while ((n = heap_top(&e->timers)) != NULL && n->at <= e->now) {
+        heap_remove(&e->timers, n);
+        switch (n->kind) {
+        case TK_DLV: {
+            dlv_t *d = SL_CONTAINER_OF(n, dlv_t, tmr);
+            if (d->state == DLV_LEASED)
+                dlv_fail(e, d, EV_LEASE_EXPIRED, NULL, 0);
+            else
+                dlv_to_retry(e, d, false);
+            break;
+        }
+        case TK_QUEUE:
+            queue_timers(e, SL_CONTAINER_OF(n, queue_t, tmr));
+            break;
+        case TK_WAIT: {
+            engine_waiter_t *w = SL_CONTAINER_OF(n, engine_waiter_t, tmr);
+            ((group_t *)w->group_)->nwaiting--;
+            list_remove(&w->link);
+            w->status = SL_ETIMEDOUT;
+            list_push(&e->woken, &w->link);
+            break;
+        }
+        default:
+            sl_assert(!"unknown timer kind");
+        }
+    }
+    engine_flush(e);
+    return engine_next_deadline(e);
+}
+
+const char *engine_state_name(int state)
+{
+    static const char *const names[] = {"ready", "delayed",     "leased", "retry",
+                                        "retry", "waiting_key", "acked"};
+    return state >= 0 && (size_t)state < SL_ARRAY_LEN(names) ? names[state] : "unknown";
+}
+
+/* Keeps the limit+1 items with the smallest ids, sorted, in sel (room for limit+1). Messages
+ * arrive mostly in id order, so most candidates are rejected or appended in O(1). */
+static void peek_offer(engine_peek_item_t *sel, size_t *nsel, size_t cap,
+                       const engine_peek_item_t *it)
+{
+    size_t i = *nsel;
+    if (i == cap) {
+        if (sel[cap - 1].msg->id < it->msg->id)
+            return;
+        i = cap - 1;
+    } else {
+        (*nsel)++;
+    }
+    while (i > 0 && sel[i - 1].msg->id > it->msg->id) {
+        sel[i] = sel[i - 1];
+        i--;
+    }
+    sel[i] = *it;
+}
+
+int engine_peek(engine_t *e, const char *queue, const char *group, uint64_t after, size_t limit,
+                engine_peek_item_t *out, size_t *n, bool *more)
+{
+    queue_t *q;
+    group_t *g;
+    *n = 0;
+    *more = false;
+    int err = find_qg(e, queue, group, &q, &g);
+    if (err || limit == 0)
+        return err;
+    engine_begin(e);
+    engine_peek_item_t *sel = sl_malloc((limit + 1) * sizeof *sel);
+    size_t nsel = 0;
+    for (uint64_t v = q->base; v < q->end; v++) {
+        msg_t *m = ring_get(q, v);
+        if (m == NULL || m->id <= after || !group_wants(g, m))
+            continue;
+        engine_peek_item_t it = {m, ENGINE_READY, 0, 0};
+        if (v < g->cursor) {
+            dlv_t *d = hmap_find(&g->dlvs, &m->id, sizeof m->id);
+            if (d == NULL) {
+                it.state = ENGINE_ACKED;
+            } else {
+                static const int map[] = {[DLV_LEASED] = ENGINE_LEASED,
+                                          [DLV_RETRY] = ENGINE_RETRY,
+                                          [DLV_DELAYED] = ENGINE_RETRY_DELAY,
+                                          [DLV_KEYWAIT] = ENGINE_WAITING_KEY};
+                it.state = map[d->state];
+                it.attempts = d->attempts;
+                it.until = heap_armed(&d->tmr) ? d->tmr.at : 0;
+            }
+        }
+        peek_offer(sel, &nsel, limit + 1, &it);
+    }
+    for (uint32_t i = 0; i < q->delayq.len; i++) {
+        msg_t *m = SL_CONTAINER_OF(q->delayq.v[i], msg_t, tmr);
+        if (m->id <= after || !group_wants(g, m))
+            continue;
+        engine_peek_item_t it = {m, ENGINE_DELAYED, 0, m->tmr.at};
+        peek_offer(sel, &nsel, limit + 1, &it);
+    }
+    *more = nsel > limit;
+    *n = nsel > limit ? limit : nsel;
+    for (size_t i = 0; i < *n; i++) {
+        out[i] = sel[i];
+        msg_ref(out[i].msg);
+    }
+    sl_free(sel);
+    return 0;
+}
+
+int engine_queue_put(engine_t *e, const char *queue, const engine_settings_t *s, unsigned mask,
+                     bool *created)
+{
+    int err = 0;
+    if (!engine_name_valid(queue, strlen(queue)))
+        return SL_ENAME;
+    if ((mask & ENGINE_SET_DLQ) && s->dlq[0] &&
+        (!engine_name_valid(s->dlq, strlen(s->dlq)) || strcmp(s->dlq, queue) == 0))
+        return SL_EPARAM;
+    if ((mask & ENGINE_SET_KEY_IN_FLIGHT) && s->max_in_flight_per_key == 0)
+        return SL_EPARAM;
+    engine_begin(e);
+    queue_t *q = queue_get(e, queue, created, &err);
+    if (q == NULL)
+        return err;
+    if (mask & ENGINE_SET_VISIBILITY)
+        q->set.visibility_ms = s->visibility_ms;
+    if (mask & ENGINE_SET_MAX_ATTEMPTS)
+        q->set.max_attempts = s->max_attempts;
+    if (mask & ENGINE_SET_DLQ) {
+        memcpy(q->set.dlq, s->dlq, sizeof q->set.dlq);
+        q->dlq_auto = false;
+    }
+    if (mask & ENGINE_SET_MAX_MESSAGES)
+        q->set.max_messages = s->max_messages;
+    if (mask & ENGINE_SET_MAX_BYTES)
+        q->set.max_bytes = s->max_bytes;
+    if (mask & ENGINE_SET_MAX_AGE)
+        q->set.max_age_ms = s->max_age_ms;
+    if (mask & ENGINE_SET_DEDUP)
+        q->set.dedup_ms = s->dedup_ms;
+    if (mask & ENGINE_SET_KEY_IN_FLIGHT) {
+        q->set.max_in_flight_per_key = s->max_in_flight_per_key;
+        /* A higher limit may let waiting lanes deliver. */
+        for (uint32_t i = 0; i < q->ngroups; i++) {
+            group_t *g = q->groups[i];
+            size_t nl = g->lanes.len, k = 0;
+            lane_t **ls = sl_malloc((nl ? nl : 1) * sizeof *ls), *l;
+            uint32_t pos = 0;
+            while ((l = hmap_next(&g->lanes, &pos)) != NULL)
+                ls[k++] = l;
+            for (size_t j = 0; j < k; j++)
+                lane_update(e, g, ls[j]);
+            sl_free(ls);
+        }
+    }
+    queue_retain(e, q);
+    queue_timers(e, q); /* a shorter max_age may apply at once */
+    engine_flush(e);
+    return 0;
+}
+
+static void group_fill(const group_t *g, pool_t *pool, engine_group_info_t *o)
+{
+    o->name = pool_strndup(pool, g->name, strlen(g->name));
+    o->lag = g->pending;
+    o->in_flight = g->in_flight;
+    o->ready = g->pending - g->in_flight - g->delayed - g->keywait;
+    o->delivered = g->delivered;
+    o->acked = g->acked;
+    o->waiting = g->nwaiting;
+    o->created_at = g->created_at;
+}
+
+static void queue_fill(const queue_t *q, pool_t *pool, engine_queue_info_t *o, bool groups)
+{
+    memset(o, 0, sizeof *o);
+    o->name = pool_strndup(pool, q->name, strlen(q->name));
+    o->settings = q->set;
+    o->messages = q->messages;
+    o->bytes = q->bytes;
+    o->delayed = q->delayed;
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        o->in_flight += q->groups[i]->in_flight;
+    o->published = q->published;
+    o->acked = q->acked;
+    o->expired = q->expired;
+    o->dropped = q->dropped;
+    o->dead_lettered = q->dead_lettered;
+    o->created_at = q->created_at;
+    o->ngroups = q->ngroups;
+    if (!groups)
+        return;
+    o->groups = pool_calloc(pool, q->ngroups, sizeof *o->groups);
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        group_fill(q->groups[i], pool, &o->groups[i]);
+}
+
+int engine_queue_info(engine_t *e, const char *queue, pool_t *pool, engine_queue_info_t *out)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    queue_fill(q, pool, out, true);
+    return 0;
+}
+
+static int cmp_queue_name(const void *a, const void *b)
+{
+    return strcmp((*(queue_t *const *)a)->name, (*(queue_t *const *)b)->name);
+}
+
+void engine_queue_list(engine_t *e, pool_t *pool, engine_queue_info_t **out, size_t *n)
+{
+    size_t count = e->queues.len, k = 0;
+    queue_t **all = sl_malloc((count ? count : 1) * sizeof *all), *q;
+    uint32_t pos = 0;
+    while ((q = hmap_next(&e->queues, &pos)) != NULL)
+        all[k++] = q;
+    qsort(all, k, sizeof *all, cmp_queue_name);
+    *out = pool_calloc(pool, k ? k : 1, sizeof **out);
+    for (size_t i = 0; i < k; i++)
+        queue_fill(all[i], pool, &(*out)[i], false);
+    *n = k;
+    sl_free(all);
+}
+
+int engine_queue_delete(engine_t *e, const char *queue)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    engine_begin(e);
+    queue_destroy(e, q);
+    engine_flush(e);
+    return 0;
+}
+
+int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    engine_begin(e);
+    *count = q->messages;
+    for (uint64_t v = q->base, end = q->end; v < end; v++) {
+        msg_t *m = ring_get(q, v);
+        if (m)
+            msg_drop(e, q, m, NULL);
+    }
+    heap_node_t *n;
+    while ((n = heap_top(&q->delayq)) != NULL)
+        msg_remove(e, q, SL_CONTAINER_OF(n, msg_t, tmr));
+    engine_flush(e);
+    return 0;
+}
+
+int engine_group_put(engine_t *e, const char *queue, const char *group, bool from_latest,
+                     bool *created)
+{
+    if (!engine_name_valid(group, strlen(group)))
+        return SL_ENAME;
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    engine_begin(e);
+    *created = group_find(q, group) == NULL;
+    if (*created)
+        group_create(e, q, group, from_latest);
+    return 0;
+}
+
+int engine_group_info(engine_t *e, const char *queue, const char *group, pool_t *pool,
+                      engine_group_info_t *out)
+{
+    queue_t *q;
+    group_t *g;
+    int err = find_qg(e, queue, group, &q, &g);
+    if (err)
+        return err;
+    group_fill(g, pool, out);
+    return 0;
+}
+
+int engine_group_delete(engine_t *e, const char *queue, const char *group)
+{
+    queue_t *q;
+    group_t *g;
+    int err = find_qg(e, queue, group, &q, &g);
+    if (err)
+        return err;
+    if (strcmp(group, ENGINE_DEFAULT_GROUP) == 0)
+        return SL_ECONFLICT;
+    engine_begin(e);
+    group_destroy(e, g, SL_ENOGROUP);
+    engine_flush(e);
+    return 0;
+}
+
+static bool has_origin(const msg_t *m)
+{
+    size_t len;
+    return msg_attr_find(m, "sluice-origin-queue", &len) != NULL;
+}
+
+int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n, uint64_t *moved,
+                   uint64_t *not_found, size_t *nnot)
+{
+    queue_t *src = queue_find(e, queue), *filter = NULL;
+    *moved = 0;
+    *nnot = 0;
+    if (src == NULL)
+        return SL_ENOQUEUE;
+    engine_begin(e);
+    bool is_dlq = false;
+    for (uint64_t v = src->base; v < src->end && !is_dlq; v++) {
+        msg_t *m = ring_get(src, v);
+        is_dlq = m && has_origin(m);
+    }
+    if (!is_dlq) {
+        filter = src;
+        src = src->set.dlq[0] ? queue_find(e, src->set.dlq) : NULL;
+    }
+    bool *found = sl_calloc(n ? n : 1, sizeof *found);
+    int err = 0;
+    for (uint64_t v = src ? src->base : 0, end = src ? src->end : 0; v < end; v++) {
+        msg_t *m = ring_get(src, v);
+        size_t qlen, glen;
+        const char *oq_name = m ? msg_attr_find(m, "sluice-origin-queue", &qlen) : NULL;
+        if (oq_name == NULL || qlen > ENGINE_NAME_MAX)
+            continue;
+        if (filter && (strlen(filter->name) != qlen || memcmp(filter->name, oq_name, qlen)))
+            continue;
+        size_t k = 0;
+        if (ids) {
+            while (k < n && ids[k] != m->id)
+                k++;
+            if (k == n)
+                continue;
+        }
+        char name[ENGINE_NAME_MAX + 1], gname[ENGINE_NAME_MAX + 1] = "";
+        memcpy(name, oq_name, qlen);
+        name[qlen] = '\0';
+        const char *og_name = msg_attr_find(m, "sluice-origin-group", &glen);
+        if (og_name && glen <= ENGINE_NAME_MAX) {
+            memcpy(gname, og_name, glen);
+            gname[glen] = '\0';
+        }
+        queue_t *oq = queue_get(e, name, NULL, &err);
+        if (oq == NULL)
+            break;
+        if (oq == src)
+            continue;
+        group_t *og = group_find(oq, gname);
+        msg_attrs_buf_t *b = sl_malloc(sizeof *b);
+        b->len = b->count = 0;
+        attrs_copy_user(b, m);
+        msg_t *nm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b->buf, b->len);
+        sl_free(b);
+        nm->only_group = og ? og->gid : 0;
+        queue_append(e, oq, nm, 0, 0);
+        if (ids)
+            found[k] = true;
+        msg_drop(e, src, m, NULL);
+        (*moved)++;
+    }
+    for (size_t k = 0; ids && k < n; k++)
+        if (!found[k])
+            not_found[(*nnot)++] = ids[k];
+    sl_free(found);
+    engine_flush(e);
+    return err;
+}
+
+size_t engine_queue_count(const engine_t *e)
+{
+    return e->queues.len;
+}

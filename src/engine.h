@@ -1,0 +1,246 @@
+/*
+ * engine.h — the queue engine: named queues, consumer groups, leases, delays, retention and
+ * dead letters, entirely in memory, single-threaded, with no I/O and no HTTP.
+ *
+ * Every public function reads the engine's clock once and runs to completion. Long-poll waiters
+ * registered with engine_wait() are woken through their callback, which runs just before the
+ * public function that made messages available returns, when every invariant holds again; a
+ * callback may call back into the engine.
+ *
+ * Strings returned inside result structs are borrowed from the engine and stay valid until the
+ * next call that changes the engine, unless a pool is given (then they live in the pool).
+ */
+#ifndef SL_ENGINE_H
+#define SL_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "list.h"
+#include "msg.h"
+#include "pool.h"
+
+#define ENGINE_NAME_MAX 128
+#define ENGINE_RECEIPT_LEN 64
+#define ENGINE_HISTORY_MAX 10
+#define ENGINE_ERROR_MAX 512
+#define ENGINE_IDEM_KEY_MAX 256
+#define ENGINE_DEFAULT_GROUP "default"
+
+typedef struct engine engine_t;
+
+/* Returns the current time in ms since the epoch. Tests pass a fake clock. */
+typedef int64_t (*engine_clock_fn)(void *ctx);
+
+/* Which fields of engine_settings_t a change sets. */
+enum engine_setting_bit {
+    ENGINE_SET_VISIBILITY = 1 << 0,
+    ENGINE_SET_MAX_ATTEMPTS = 1 << 1,
+    ENGINE_SET_DLQ = 1 << 2,
+    ENGINE_SET_MAX_MESSAGES = 1 << 3,
+    ENGINE_SET_MAX_BYTES = 1 << 4,
+    ENGINE_SET_MAX_AGE = 1 << 5,
+    ENGINE_SET_DEDUP = 1 << 6,
+    ENGINE_SET_KEY_IN_FLIGHT = 1 << 7,
+};
+
+typedef struct engine_settings {
+    int64_t visibility_ms;          /* default lease length */
+    uint32_t max_attempts;          /* deliveries per group before dead-lettering; 0 = no limit */
+    uint32_t max_in_flight_per_key; /* >= 1 */
+    uint64_t max_messages;          /* retention; 0 = no limit */
+    uint64_t max_bytes;             /* retention; 0 = no limit */
+    int64_t max_age_ms;             /* retention; 0 = no limit */
+    int64_t dedup_ms;               /* idempotency window */
+    /* Dead-letter queue; "" = none. In the defaults it is ignored: a new queue Q gets "Q.dlq",
+     * or none when Q ends in ".dlq" or Q.dlq would be too long a name. */
+    char dlq[ENGINE_NAME_MAX + 1];
+} engine_settings_t;
+
+typedef struct engine_config {
+    engine_settings_t defaults;
+    uint32_t max_queues;
+    engine_clock_fn clock;
+    void *clock_ctx;
+} engine_config_t;
+
+/* One message to publish. */
+typedef struct engine_pub {
+    msg_t *msg;           /* in: the caller's reference, taken over on success */
+    int64_t deliver_at;   /* in: not visible before this time; 0 = now */
+    int64_t ttl_ms;       /* in: deleted undelivered this long after publish; 0 = never */
+    const char *idem_key; /* in: idempotency key or NULL */
+    size_t idem_len;      /* in */
+    uint64_t id;          /* out: the message id (the original one for a duplicate) */
+    bool duplicate;       /* out */
+} engine_pub_t;
+
+/* One leased message. */
+typedef struct engine_lease {
+    msg_t *msg; /* a reference owned by the caller: msg_unref() it */
+    char receipt[ENGINE_RECEIPT_LEN];
+    uint32_t attempts;
+} engine_lease_t;
+
+/* States of a message as one group sees it (peek). */
+enum engine_state {
+    ENGINE_READY,
+    ENGINE_DELAYED,     /* published with a delay; until = visible at */
+    ENGINE_LEASED,      /* until = lease expiry */
+    ENGINE_RETRY,       /* released or lease expired, waiting for redelivery */
+    ENGINE_RETRY_DELAY, /* released with a delay; until = visible again at */
+    ENGINE_WAITING_KEY, /* behind an earlier message with the same ordering key */
+    ENGINE_ACKED,       /* done for this group, kept for others */
+};
+
+/* Returns the API name of a state ("ready", "leased", ...). */
+const char *engine_state_name(int state);
+
+typedef struct engine_peek_item {
+    msg_t *msg; /* a reference owned by the caller */
+    int state;
+    uint32_t attempts;
+    int64_t until; /* see enum engine_state; 0 when it has no time */
+} engine_peek_item_t;
+
+typedef struct engine_group_info {
+    const char *name;   /* in the pool */
+    uint64_t lag;       /* messages not yet acked by this group */
+    uint64_t in_flight; /* leased now */
+    uint64_t ready;     /* could be leased now */
+    uint64_t delivered; /* leases handed out, redeliveries included */
+    uint64_t acked;
+    uint64_t waiting; /* parked long-polls */
+    int64_t created_at;
+} engine_group_info_t;
+
+typedef struct engine_queue_info {
+    const char *name; /* in the pool */
+    engine_settings_t settings;
+    uint64_t messages, bytes, delayed, in_flight;
+    uint64_t published, acked, expired, dropped, dead_lettered;
+    int64_t created_at;
+    size_t ngroups;
+    engine_group_info_t *groups; /* in the pool, ngroups entries, in creation order */
+} engine_queue_info_t;
+
+/* A parked long-poll. The caller owns the struct and keeps it alive while it is registered. */
+typedef struct engine_waiter {
+    list_t link;
+    heap_node_t tmr;
+    int status; /* set before wake(): 0 = messages may be available, SL_ETIMEDOUT, SL_ENOQUEUE,
+                   SL_ENOGROUP, SL_ESHUTDOWN */
+    void (*wake)(struct engine_waiter *w);
+    void *data;   /* the caller's */
+    void *group_; /* the engine's */
+} engine_waiter_t;
+
+/* Returns a new engine, or NULL when cfg is invalid (max_in_flight_per_key 0). Free with
+ * engine_free(). */
+engine_t *engine_new(const engine_config_t *cfg);
+
+/* Frees every queue and message. Registered waiters are forgotten without a callback. */
+void engine_free(engine_t *e);
+
+/* Returns whether name[0..len) matches [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
+bool engine_name_valid(const char *name, size_t len);
+
+/* Publishes n messages to queue, creating it if needed, all or nothing: on an error nothing is
+ * stored and the caller keeps its references. Returns 0, SL_ENAME, or SL_ETOOMANY when creating
+ * the queue would pass max_queues. */
+int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n);
+
+/* Leases up to max messages of group for visibility_ms (< 0: the queue's setting), writing them
+ * to out (room for max) and their number to *n. It stops early once the bodies leased reach
+ * max_bytes (0 = no limit), but always leases at least one message when one is available.
+ * Returns 0, SL_ENOQUEUE or SL_ENOGROUP. */
+int engine_lease(engine_t *e, const char *queue, const char *group, size_t max, size_t max_bytes,
+                 int64_t visibility_ms, engine_lease_t *out, size_t *n);
+
+/* Acks the lease named by receipt. Returns 0, SL_ENOQUEUE, or SL_ENORECEIPT when the receipt is
+ * malformed, unknown, or its lease already ended. */
+int engine_ack(engine_t *e, const char *queue, const char *receipt);
+
+/* Ends a lease early: the message is visible again after delay_ms (0: at once), or dead-lettered
+ * when its attempts are used up. error (may be NULL; cut at ENGINE_ERROR_MAX) is recorded as the
+ * delivery's last error. Returns 0, SL_ENOQUEUE or SL_ENORECEIPT. */
+int engine_release(engine_t *e, const char *queue, const char *receipt, int64_t delay_ms,
+                   const char *error);
+
+/* Undoes a lease whose reply never reached the consumer: the message is visible again at once,
+ * first in line, and the attempt is not counted. Returns 0, SL_ENOQUEUE or SL_ENORECEIPT. */
+int engine_undo(engine_t *e, const char *queue, const char *receipt);
+
+/* Parks w on group until messages may be available or until deadline. w->wake is called exactly
+ * once unless engine_wait_cancel() comes first. Returns 0, SL_ENOQUEUE or SL_ENOGROUP (then w is
+ * not registered). */
+int engine_wait(engine_t *e, const char *queue, const char *group, engine_waiter_t *w,
+                int64_t deadline);
+
+/* Unregisters w if it is registered; its wake will not be called. */
+void engine_wait_cancel(engine_t *e, engine_waiter_t *w);
+
+/* Wakes every waiter with SL_ESHUTDOWN (graceful shutdown). */
+void engine_wake_all(engine_t *e);
+
+/* Runs every timer that is due. Returns the time of the next one, or INT64_MAX when none. */
+int64_t engine_run_timers(engine_t *e);
+
+/* Returns the time of the next timer without running anything, or INT64_MAX. */
+int64_t engine_next_deadline(const engine_t *e);
+
+/* Lists up to limit messages of queue with id > after, in id order, as group sees them, into out
+ * (room for limit); *more tells whether more follow. Returns 0, SL_ENOQUEUE or SL_ENOGROUP. */
+int engine_peek(engine_t *e, const char *queue, const char *group, uint64_t after, size_t limit,
+                engine_peek_item_t *out, size_t *n, bool *more);
+
+/* Creates queue with the defaults changed by the fields of s named in mask, or changes those
+ * fields of an existing queue. *created tells which. Returns 0, SL_ENAME, SL_EPARAM (a dead-letter
+ * queue name that is invalid or the queue itself) or SL_ETOOMANY. */
+int engine_queue_put(engine_t *e, const char *queue, const engine_settings_t *s, unsigned mask,
+                     bool *created);
+
+/* Fills *out with queue's settings and statistics, names and group array in pool. Returns 0 or
+ * SL_ENOQUEUE. */
+int engine_queue_info(engine_t *e, const char *queue, pool_t *pool, engine_queue_info_t *out);
+
+/* Fills *out with an array (in pool) of every queue, sorted by name, and *n. Group arrays are
+ * left empty (ngroups set). */
+void engine_queue_list(engine_t *e, pool_t *pool, engine_queue_info_t **out, size_t *n);
+
+/* Deletes queue and all its messages; its waiters are woken with SL_ENOQUEUE. Returns 0 or
+ * SL_ENOQUEUE. */
+int engine_queue_delete(engine_t *e, const char *queue);
+
+/* Deletes every message of queue (leases included), keeping the queue, its groups and settings.
+ * *count gets the number deleted. Returns 0 or SL_ENOQUEUE. */
+int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count);
+
+/* Creates group on queue starting at the oldest retained message (from_latest false) or at the
+ * next one published. *created is false when it existed (left unchanged). Returns 0,
+ * SL_ENOQUEUE or SL_ENAME. */
+int engine_group_put(engine_t *e, const char *queue, const char *group, bool from_latest,
+                     bool *created);
+
+/* Fills *out for one group (name in pool). Returns 0, SL_ENOQUEUE or SL_ENOGROUP. */
+int engine_group_info(engine_t *e, const char *queue, const char *group, pool_t *pool,
+                      engine_group_info_t *out);
+
+/* Deletes group, its leases and its claim on messages. Returns 0, SL_ENOQUEUE, SL_ENOGROUP, or
+ * SL_ECONFLICT for the default group. */
+int engine_group_delete(engine_t *e, const char *queue, const char *group);
+
+/* Moves dead letters back to their origin queues. queue is a dead-letter queue, or a source queue
+ * whose dead-letter queue is then used (only messages that came from it move). ids (n of them)
+ * selects messages by id; ids NULL moves all. *moved gets the count; ids not found are written to
+ * not_found (room for n) and counted in *nnot. Returns 0, SL_ENOQUEUE, or SL_ETOOMANY when an
+ * origin queue must be re-created and cannot be. */
+int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n, uint64_t *moved,
+                   uint64_t *not_found, size_t *nnot);
+
+/* Returns the number of queues. */
+size_t engine_queue_count(const engine_t *e);
+
+#endif

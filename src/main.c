@@ -1,0 +1,161 @@
+/*
+ * main.c — sluiced: reads the configuration, opens the storage, serves the HTTP API on the libuv
+ * loop, and shuts down gracefully on SIGTERM or SIGINT.
+ *
+ * Shutdown, in order: /readyz turns 503 and new connections are refused; parked long-polls are
+ * answered (empty); requests in progress get up to shutdown_timeout to finish; then the HTTP
+ * server and the storage close and the process exits 0. A second signal skips the wait.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "api.h"
+#include "config.h"
+#include "dur.h"
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "store.h"
+
+#define SLUICE_VERSION "0.1.0"
+
+typedef struct server {
+    config_t cfg;
+    uv_loop_t *loop;
+    store_t *store;
+    api_t *api;
+    http_server_t *http;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain_timer;
+    int64_t drain_deadline;
+    bool draining, closed;
+} server_t;
+
+static void server_close(server_t *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    uv_timer_stop(&s->drain_timer);
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    http_close(s->http);
+    store_close(s->store);
+    log_msg(LOG_INFO, "Stopped.");
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    size_t active = http_active(s->http);
+    if (active == 0)
+        server_close(s);
+    else if (dur_now_ms() >= s->drain_deadline) {
+        log_msg(LOG_WARN, "Shutdown timeout: closing %zu request(s) still in progress.", active);
+        server_close(s);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+    if (s->draining) {
+        log_msg(LOG_WARN, "Second signal: stopping now.");
+        server_close(s);
+        return;
+    }
+    s->draining = true;
+    log_msg(LOG_INFO, "Received %s: shutting down (up to %lld ms for requests in progress).",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg.shutdown_timeout_ms);
+    api_set_draining(s->api);
+    http_drain(s->http);
+    store_drain(s->store);
+    s->drain_deadline = dur_now_ms() + s->cfg.shutdown_timeout_ms;
+    uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
+}
+
+static int server_run(server_t *s)
+{
+    config_t *c = &s->cfg;
+    store_config_t sc = {
+        .name = c->storage,
+        .data_dir = c->data_dir,
+        .engine = {.defaults = {.visibility_ms = c->visibility_timeout_ms,
+                                .max_attempts = (uint32_t)c->max_attempts,
+                                .max_in_flight_per_key = (uint32_t)c->max_in_flight_per_key,
+                                .max_messages = c->max_messages,
+                                .max_bytes = c->max_bytes,
+                                .max_age_ms = c->max_age_ms,
+                                .dedup_ms = c->dedup_window_ms},
+                   .max_queues = (uint32_t)c->max_queues},
+    };
+    int err = store_open(&sc, s->loop, &s->store);
+    if (err)
+        return err == SL_EPARAM || err == SL_ENOTYET ? 2 : 1;
+
+    api_config_t ac = {.max_message_bytes = c->max_message_bytes,
+                       .max_request_bytes = c->max_request_bytes,
+                       .max_wait_ms = c->max_wait_ms};
+    s->api = api_new(s->store, &ac);
+    http_handlers_t h;
+    api_handlers(s->api, &h);
+    http_config_t hc = {.host = c->listen_host,
+                        .port = config_port(c),
+                        .max_connections = (unsigned)c->max_connections,
+                        .max_connections_per_ip = (unsigned)c->max_connections_per_ip,
+                        .max_header_bytes = c->max_header_bytes,
+                        .max_request_bytes = c->max_request_bytes,
+                        .idle_timeout_s = (unsigned)((c->idle_timeout_ms + 999) / 1000),
+                        .request_timeout_ms = c->request_timeout_ms};
+    if (http_open(&hc, &h, s->loop, &s->http)) {
+        store_close(s->store);
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        api_free(s->api);
+        return 1;
+    }
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    log_msg(LOG_INFO, "Listening on http://%s%s%s:%d (storage: %s).", v6 ? "[" : "", c->listen_host,
+            v6 ? "]" : "", http_port(s->http), c->storage);
+
+    uv_signal_init(s->loop, &s->sigterm);
+    uv_signal_init(s->loop, &s->sigint);
+    uv_timer_init(s->loop, &s->drain_timer);
+    s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    api_free(s->api);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static server_t s;
+    char err[1200];
+    int action;
+
+    config_defaults(&s.cfg);
+    if (config_load(&s.cfg, argc, argv, &action, err, sizeof err)) {
+        fprintf(stderr, "sluiced: %s\n", err);
+        return 2;
+    }
+    if (action == CONFIG_HELP) {
+        config_help(stdout, "sluiced");
+        return 0;
+    }
+    if (action == CONFIG_VERSION) {
+        printf("sluiced %s\n", SLUICE_VERSION);
+        return 0;
+    }
+    log_setup(s.cfg.log_level, s.cfg.log_format);
+    signal(SIGPIPE, SIG_IGN);
+    s.loop = uv_default_loop();
+    int rc = server_run(&s);
+    uv_loop_close(s.loop);
+    return rc;
+}

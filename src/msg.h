@@ -1,0 +1,104 @@
+/*
+ * msg.h — a message: one refcounted allocation holding its header, body, ordering key and
+ * attributes (STYLE rule 6).
+ *
+ * A message fanned out to many groups, leased by several consumers or waiting in a reply is one
+ * object; every holder owns one reference (msg_ref / msg_unref). The body is stored once, right
+ * after the header, so a published message costs exactly one malloc.
+ *
+ * Attributes are small name/value strings (content type, traceparent, dead-letter metadata)
+ * serialised after the key as repeated [u8 name_len][name][u16 value_len][value]; they are
+ * written once when the message is built and never change.
+ *
+ * The fields marked "engine" belong to the queue engine while the message is in a queue; other
+ * holders treat them as opaque.
+ */
+#ifndef SL_MSG_H
+#define SL_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+
+#define MSG_KEY_MAX 128
+#define MSG_ATTRS_MAX 4096 /* serialised bytes */
+#define MSG_ATTR_COUNT_MAX 16
+#define MSG_ATTR_NAME_MAX 64
+#define MSG_ATTR_VALUE_MAX 1024
+
+enum msg_flags {
+    MSG_DELAYED = 1, /* engine: published with a delay, not yet visible */
+    MSG_GONE = 2,    /* engine: removed from its queue (acked by all, dropped, expired) */
+};
+
+typedef struct msg {
+    uint64_t id;
+    int64_t published_at; /* ms since the epoch */
+    int64_t expires_at;   /* ms since the epoch; 0 = never */
+    uint64_t vseq;        /* engine: position in the queue's visible sequence */
+    heap_node_t tmr;      /* engine: delay or expiry timer */
+    uint32_t refs;
+    uint32_t pending;    /* engine: groups that have not finished with it */
+    uint32_t only_group; /* engine: 0, or the id of the one group it is for */
+    uint32_t len;        /* body bytes */
+    uint16_t attrs_len;
+    uint8_t key_len;
+    uint8_t flags;
+    unsigned char data[]; /* body[len] key[key_len] attrs[attrs_len] */
+} msg_t;
+
+/* Returns a new message with one reference, its body copied from body (or left uninitialised for
+ * the caller to fill through msg_body() when body is NULL), its key and serialised attributes
+ * copied. The caller checks the limits (key <= MSG_KEY_MAX, attrs <= MSG_ATTRS_MAX) first. Never
+ * NULL. */
+msg_t *msg_new(const void *body, size_t len, const char *key, size_t key_len,
+               const unsigned char *attrs, size_t attrs_len);
+
+static inline msg_t *msg_ref(msg_t *m)
+{
+    m->refs++;
+    return m;
+}
+
+/* Drops one reference; the last one frees the message. NULL is fine. */
+void msg_unref(msg_t *m);
+
+static inline unsigned char *msg_body(msg_t *m)
+{
+    return m->data;
+}
+
+static inline const char *msg_key(const msg_t *m)
+{
+    return (const char *)m->data + m->len;
+}
+
+static inline const unsigned char *msg_attrs(const msg_t *m)
+{
+    return m->data + m->len + m->key_len;
+}
+
+/* A builder for the serialised attribute block, in caller storage. */
+typedef struct msg_attrs_buf {
+    unsigned char buf[MSG_ATTRS_MAX];
+    size_t len;
+    unsigned count;
+} msg_attrs_buf_t;
+
+/* Appends name=value to b. Returns 0, SL_ETOOBIG when the block or the count would pass its limit,
+ * or SL_EPARAM when the name is empty, too long or the value too long. A name already present is
+ * not checked for: the caller owns uniqueness. */
+int msg_attrs_add(msg_attrs_buf_t *b, const char *name, size_t nlen, const char *value,
+                  size_t vlen);
+
+/* Iterates over attributes: start with *pos = 0; returns true and sets name/value (not NUL
+ * terminated, borrowed from m) while there is one. */
+bool msg_attrs_next(const msg_t *m, size_t *pos, const char **name, size_t *nlen,
+                    const char **value, size_t *vlen);
+
+/* Finds attribute name; returns its value (borrowed, not NUL terminated) and length, or NULL. */
+const char *msg_attr_find(const msg_t *m, const char *name, size_t *vlen);
+
+#endif
