@@ -501,6 +501,9 @@ static void api_store_cb(store_req_t *sr)
         /* the client left while we waited: give back whatever was leased for it */
         if (sr->op == STORE_LEASE && sr->status == 0)
             followup(a->api, STORE_UNDO, a->queue, sr->u.lease.out, sr->u.lease.n);
+        if (sr->op == STORE_PUBLISH && sr->status != 0)
+            for (size_t i = 0; i < a->nitems; i++)
+                msg_unref(a->items[i].msg);
         store_req_cleanup(sr);
         if (a->suspended) {
             a->suspended = false;
