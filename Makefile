@@ -43,8 +43,9 @@ SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 SERVER_OBJ := $(SERVER_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
-# Modules the CLI shares with the server (err codes, durations, memory wrappers, logging).
-CLI_SHARED := $(BUILD)/obj/err.o $(BUILD)/obj/mem.o $(BUILD)/obj/log.o $(BUILD)/obj/dur.o
+# Modules the CLI shares with the server (errors, durations, memory, logging, base64).
+CLI_SHARED := $(BUILD)/obj/err.o $(BUILD)/obj/mem.o $(BUILD)/obj/log.o $(BUILD)/obj/dur.o \
+              $(BUILD)/obj/b64.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 STORE_BIN := $(BUILD)/tests/store_contract
@@ -111,22 +112,33 @@ run: deps all
 	$(BUILD)/sluiced
 
 # ---- fuzzing (clang + libFuzzer) ----
+# Each fuzz/fuzz_<target>.c is linked with every server module but main.c. UBSan does not recover,
+# so undefined behaviour stops the run like an ASan error. A run that finds a crash, a leak or a
+# failed check exits non-zero and fails the target, with its log in build/fuzz/<target>.log and
+# the input in build/fuzz/<target>-crash-* (see fuzz/README.md).
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_LIB_SRC := $(SERVER_SRC)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
-		$(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(FUZZ_LIB_SRC) \
+	clang $(FUZZ_FLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(FUZZ_LIB_SRC) \
 		$(call pc_libs,$(SERVER_PKGS)) -lm -pthread
 
 fuzz: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; \
 		mkdir -p build/fuzz/corpus-$$n; echo "== $$f ($(FUZZ_SECONDS)s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict build/fuzz/corpus-$$n \
-		fuzz/corpus/$$n 2>&1 | tail -n 3; done
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -timeout=25 -dict=fuzz/$$n.dict \
+			-artifact_prefix=build/fuzz/$$n- build/fuzz/corpus-$$n fuzz/corpus/$$n \
+			>build/fuzz/$$n.log 2>&1; then \
+			tail -n 40 build/fuzz/$$n.log; \
+			echo "fuzz_$$n failed: log in build/fuzz/$$n.log, input in build/fuzz/$$n-*"; \
+			exit 1; \
+		fi; \
+		tail -n 2 build/fuzz/$$n.log; done
 
 bench: all
 	$(MAKE) -C bench BUILD=$(abspath $(BUILD))

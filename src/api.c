@@ -124,7 +124,16 @@ static void reply_error(api_req_t *a, int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", err_code(err), "message", msg);
+    json_t *m = json_string(msg);
+    if (m == NULL) {
+        /* The message quotes client bytes (a path, a header) that are not UTF-8: show them as
+         * '?' rather than fail to answer. */
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c >= 0x80 || (unsigned char)*c < 0x20)
+                *c = '?';
+        m = json_string(msg);
+    }
+    json_t *o = json_pack("{s:{s:s,s:o}}", "error", "code", err_code(err), "message", m);
     reply_json(a, err_status(err), o);
 }
 
@@ -582,19 +591,25 @@ static bool attr_name_ok(const char *n, size_t len)
     return true;
 }
 
-static int attr_add(api_req_t *a, msg_attrs_buf_t *b, const char *name, size_t nlen,
-                    const char *value, size_t vlen)
+/* Adds a publisher's attribute, replying 400 when it breaks a limit. */
+static int attr_add(api_req_t *a, const char *where, msg_attrs_buf_t *b, const char *name,
+                    size_t nlen, const char *value, size_t vlen)
 {
-    int err = msg_attrs_add(b, name, nlen, value, vlen);
-    if (err == SL_ETOOBIG)
-        reply_error(a, SL_ETOOBIG, "Too many attributes: at most %d, %d bytes in all.",
-                    MSG_ATTR_COUNT_MAX, MSG_ATTRS_MAX);
-    else if (err)
+    if (b->count >= MSG_ATTR_COUNT_MAX) {
         reply_error(a, SL_EPARAM,
-                    "Attribute '%.*s' is too long (names up to %d characters, "
+                    "%sattributes: at most %d attributes (content-type "
+                    "and traceparent included).",
+                    where, MSG_ATTR_COUNT_MAX);
+        return SL_EPARAM;
+    }
+    int err = msg_attrs_add(b, name, nlen, value, vlen);
+    if (err)
+        reply_error(a, SL_EPARAM,
+                    "%sattributes.%.*s is too long (names up to %d characters, "
                     "values up to %d bytes).",
-                    (int)(nlen > 64 ? 64 : nlen), name, MSG_ATTR_NAME_MAX, MSG_ATTR_VALUE_MAX);
-    return err;
+                    where, (int)(nlen > 64 ? 64 : nlen), name, MSG_ATTR_NAME_MAX,
+                    MSG_ATTR_VALUE_MAX);
+    return err ? SL_EPARAM : 0;
 }
 
 static void header_attr(void *ctx, const char *k, const char *v)
@@ -625,7 +640,7 @@ static void header_attr(void *ctx, const char *k, const char *v)
         c->err = SL_EPARAM;
         return;
     }
-    c->err = attr_add(c->a, c->b, name, nlen, v, strlen(v));
+    c->err = attr_add(c->a, "", c->b, name, nlen, v, strlen(v));
 }
 
 /* Reads the timing options shared by publish and batch items: delay or deliver_at, ttl. */
@@ -696,25 +711,59 @@ static void publish_done(api_req_t *a)
     reply_json(a, 201, o);
 }
 
-/* Wraps a query parameter as a JSON string so pub_timing serves both forms. */
-static json_t *query_json(api_req_t *a, const char *name)
+/* Parses query parameter name as an RFC 3339 time into *ms (left alone when absent). */
+static int param_time(api_req_t *a, const char *name, int64_t *ms)
 {
     const char *v = query(a, name);
-    return v ? json_string(v) : NULL;
+    if (v && dur_parse_time(v, strlen(v), ms)) {
+        reply_error(a, SL_EPARAM,
+                    "Parameter '%s' must be an RFC 3339 time like "
+                    "2026-11-22T07:00:00Z.",
+                    name);
+        return SL_EPARAM;
+    }
+    return 0;
+}
+
+/* Collects the attributes of a raw publish from its headers: Content-Type, traceparent and
+ * Sluice-Attr-*. Replies and returns an error when one is invalid. */
+static int publish_attrs(api_req_t *a, msg_attrs_buf_t *b)
+{
+    static const char *const kept[] = {"Content-Type", "traceparent"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(kept); i++) {
+        const char *v = http_header(a->r, kept[i]);
+        if (v == NULL || *v == '\0')
+            continue;
+        if (!visible_ascii(v, strlen(v))) {
+            reply_error(a, SL_EPARAM, "Header '%s' must be visible ASCII.", kept[i]);
+            return SL_EPARAM;
+        }
+        char name[16];
+        size_t n = strlen(kept[i]);
+        for (size_t k = 0; k <= n; k++)
+            name[k] = (char)(kept[i][k] >= 'A' && kept[i][k] <= 'Z' ? kept[i][k] + 32 : kept[i][k]);
+        if (attr_add(a, "", b, name, n, v, strlen(v)))
+            return SL_EPARAM;
+    }
+    struct attr_ctx actx = {a, b, 0};
+    http_each_header(a->r, header_attr, &actx);
+    return actx.err;
 }
 
 static void h_publish(api_req_t *a)
 {
     http_req_t *r = a->r;
     engine_pub_t *p = pool_calloc(&r->pool, 1, sizeof *p);
-    json_t *delay = query_json(a, "delay"), *at = query_json(a, "deliver_at"),
-           *ttl = query_json(a, "ttl");
-    int err = pub_timing(a, "", delay, at, ttl, p);
-    json_decref(delay);
-    json_decref(at);
-    json_decref(ttl);
-    if (err)
+    int64_t delay = 0;
+    if (query(a, "delay") && query(a, "deliver_at")) {
+        reply_error(a, SL_EPARAM, "delay and deliver_at cannot both be given.");
         return;
+    }
+    if (param_dur(a, "delay", DUR_MAX_MS, &delay) || param_time(a, "deliver_at", &p->deliver_at) ||
+        param_dur(a, "ttl", DUR_MAX_MS, &p->ttl_ms))
+        return;
+    if (delay)
+        p->deliver_at = dur_now_ms() + delay;
     const char *key = query(a, "key");
     if (key && (strlen(key) == 0 || strlen(key) > MSG_KEY_MAX)) {
         reply_error(a, SL_EPARAM, "Parameter 'key' must be 1 to %d bytes.", MSG_KEY_MAX);
@@ -726,38 +775,40 @@ static void h_publish(api_req_t *a)
                     ENGINE_IDEM_KEY_MAX);
         return;
     }
-    msg_attrs_buf_t *b = pool_alloc(&r->pool, sizeof *b);
-    b->len = b->count = 0;
-    const char *ct = http_header(r, "Content-Type");
-    if (ct && *ct) {
-        if (!visible_ascii(ct, strlen(ct))) {
-            reply_error(a, SL_EPARAM, "Header 'Content-Type' must be visible ASCII.");
-            return;
-        }
-        if (attr_add(a, b, "content-type", 12, ct, strlen(ct)))
-            return;
+    msg_attrs_buf_t b;
+    msg_attrs_init(&b);
+    if (publish_attrs(a, &b) == 0) {
+        p->msg = msg_new(r->body, r->body_len, key, key ? strlen(key) : 0, b.buf, b.len);
+        p->idem_key = idem;
+        p->idem_len = idem ? strlen(idem) : 0;
+        a->items = p;
+        a->nitems = 1;
+        a->sreq.u.publish.items = p;
+        a->sreq.u.publish.n = 1;
+        api_submit(a, STORE_PUBLISH, publish_done);
     }
-    const char *tp = http_header(r, "traceparent");
-    if (tp && *tp) {
-        if (!visible_ascii(tp, strlen(tp))) {
-            reply_error(a, SL_EPARAM, "Header 'traceparent' must be visible ASCII.");
-            return;
+    msg_attrs_cleanup(&b);
+}
+
+/* Collects a batch item's attributes object (names checked, values strings). */
+static int item_attrs(api_req_t *a, const char *where, json_t *attrs, msg_attrs_buf_t *b)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(attrs, k, v)
+    {
+        if (!json_is_string(v) || !attr_name_ok(k, strlen(k))) {
+            reply_error(a, SL_EPARAM,
+                        "%sattributes.%.64s: names are 1 to %d characters of "
+                        "a-z 0-9 _ . - (not starting with 'sluice-') and values are "
+                        "strings.",
+                        where, k, MSG_ATTR_NAME_MAX);
+            return SL_EPARAM;
         }
-        if (attr_add(a, b, "traceparent", 11, tp, strlen(tp)))
-            return;
+        if (attr_add(a, where, b, k, strlen(k), json_string_value(v), json_string_length(v)))
+            return SL_EPARAM;
     }
-    struct attr_ctx actx = {a, b, 0};
-    http_each_header(r, header_attr, &actx);
-    if (actx.err)
-        return;
-    p->msg = msg_new(r->body, r->body_len, key, key ? strlen(key) : 0, b->buf, b->len);
-    p->idem_key = idem;
-    p->idem_len = idem ? strlen(idem) : 0;
-    a->items = p;
-    a->nitems = 1;
-    a->sreq.u.publish.items = p;
-    a->sreq.u.publish.n = 1;
-    api_submit(a, STORE_PUBLISH, publish_done);
+    return 0;
 }
 
 /* Builds batch item i into *p. */
@@ -793,29 +844,10 @@ static int batch_item(api_req_t *a, size_t i, json_t *it, engine_pub_t *p)
                     ENGINE_IDEM_KEY_MAX);
         return SL_EPARAM;
     }
-    msg_attrs_buf_t *b = pool_alloc(&a->r->pool, sizeof *b);
-    b->len = b->count = 0;
     json_t *attrs = json_object_get(it, "attributes");
-    if (attrs) {
-        const char *k;
-        json_t *v;
-        if (!json_is_object(attrs)) {
-            reply_error(a, SL_EPARAM, "%sattributes must be an object of strings.", where);
-            return SL_EPARAM;
-        }
-        json_object_foreach(attrs, k, v)
-        {
-            if (!json_is_string(v) || !attr_name_ok(k, strlen(k))) {
-                reply_error(a, SL_EPARAM,
-                            "%sattributes.%.64s: names are 1 to %d characters of "
-                            "a-z 0-9 _ . - (not starting with 'sluice-') and "
-                            "values are strings.",
-                            where, k, MSG_ATTR_NAME_MAX);
-                return SL_EPARAM;
-            }
-            if (attr_add(a, b, k, strlen(k), json_string_value(v), json_string_length(v)))
-                return SL_EPARAM;
-        }
+    if (attrs && !json_is_object(attrs)) {
+        reply_error(a, SL_EPARAM, "%sattributes must be an object of strings.", where);
+        return SL_EPARAM;
     }
     size_t len;
     const char *data;
@@ -846,8 +878,15 @@ static int batch_item(api_req_t *a, size_t i, json_t *it, engine_pub_t *p)
                     a->api->cfg.max_message_bytes);
         return SL_ETOOBIG;
     }
+    msg_attrs_buf_t b;
+    msg_attrs_init(&b);
+    if (attrs && item_attrs(a, where, attrs, &b)) {
+        msg_attrs_cleanup(&b);
+        return SL_EPARAM;
+    }
     const char *ks = key ? json_string_value(key) : NULL;
-    p->msg = msg_new(data, len, ks, key ? json_string_length(key) : 0, b->buf, b->len);
+    p->msg = msg_new(data, len, ks, key ? json_string_length(key) : 0, b.buf, b.len);
+    msg_attrs_cleanup(&b);
     if (idem) {
         p->idem_key = pool_strndup(&a->r->pool, json_string_value(idem), json_string_length(idem));
         p->idem_len = json_string_length(idem);
@@ -1449,11 +1488,34 @@ static void api_begin(http_req_t *r, void *ctx)
         return;
     }
     if (route == R_MESSAGES && r->method == HTTP_POST)
-        r->body_limit = api->cfg.max_message_bytes;
+        r->body_limit = api->cfg.max_message_bytes < api->cfg.max_request_bytes
+                            ? api->cfg.max_message_bytes
+                            : api->cfg.max_request_bytes;
     else if (route == R_BATCH)
         r->body_limit = api->cfg.max_request_bytes;
-    else
+    else if (API_CONTROL_BODY < api->cfg.max_request_bytes)
         r->body_limit = API_CONTROL_BODY;
+}
+
+static void api_reject(http_req_t *r, int err, void *ctx)
+{
+    api_req_t *a = r->app;
+    if (a == NULL) { /* refused before begin() */
+        a = pool_calloc(&r->pool, 1, sizeof *a);
+        a->api = ctx;
+        a->r = r;
+        r->app = a;
+    }
+    if (err == SL_EHEADERS)
+        reply_error(a, err, "The request line and headers are larger than %zu bytes.",
+                    a->api->cfg.max_header_bytes);
+    else if (err == SL_ETOOBIG)
+        reply_error(a, err,
+                    "The request body is larger than %zu bytes, the limit of this "
+                    "endpoint.",
+                    r->body_limit);
+    else
+        reply_error(a, err, "Conflicting Content-Length headers.");
 }
 
 static void api_handle(http_req_t *r, void *ctx)
@@ -1549,6 +1611,7 @@ void api_handlers(api_t *a, http_handlers_t *h)
 {
     h->begin = api_begin;
     h->handle = api_handle;
+    h->reject = api_reject;
     h->ctx = a;
 }
 

@@ -13,6 +13,7 @@
 #include "store.h"
 
 typedef struct api_config {
+    size_t max_header_bytes;
     size_t max_message_bytes;
     size_t max_request_bytes;
     int64_t max_wait_ms;

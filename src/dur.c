@@ -37,16 +37,14 @@ int dur_parse(const char *s, size_t len, int64_t *ms)
     size_t pos = 0;
     int64_t v;
 
-    /* 12 digits bound the value before any multiplication can overflow. */
-    if (dur_digits(s, len, &pos, &v, 12) < 0)
+    if (dur_digits(s, len, &pos, &v, 15) < 0)
         return SL_EPARAM;
     for (size_t i = 0; i < SL_ARRAY_LEN(units); i++) {
         size_t ulen = strlen(units[i].unit);
         if (len - pos == ulen && memcmp(s + pos, units[i].unit, ulen) == 0) {
-            int64_t r = v * units[i].mult;
-            if (r > DUR_MAX_MS)
+            if (v > DUR_MAX_MS / units[i].mult) /* checked before multiplying: no overflow */
                 return SL_EPARAM;
-            *ms = r;
+            *ms = v * units[i].mult;
             return 0;
         }
     }

@@ -110,6 +110,7 @@ struct lane {
     list_t waiting;    /* KEYWAIT dlvs in publish order */
     list_t ready_link; /* on the group's ready_lanes while it may deliver */
     uint32_t inflight; /* its dlvs in LEASED, RETRY or DELAYED */
+    uint32_t nwaiting; /* its dlvs in KEYWAIT */
     uint8_t key_len;
     char key[];
 };
@@ -396,6 +397,7 @@ static lane_t *lane_get(group_t *g, const msg_t *m)
     list_init(&l->waiting);
     list_init(&l->ready_link);
     l->inflight = 0;
+    l->nwaiting = 0;
     l->key_len = m->key_len;
     memcpy(l->key, msg_key(m), m->key_len);
     hmap_add(&g->lanes, l->key, l->key_len, l);
@@ -453,6 +455,7 @@ static void dlv_leave_state(engine_t *e, dlv_t *d)
         break;
     case DLV_KEYWAIT:
         g->keywait--;
+        d->lane->nwaiting--;
         break;
     }
 }
@@ -698,10 +701,22 @@ static void idem_expire(queue_t *q, int64_t now)
     }
 }
 
+static int cmp_due(const void *a, const void *b)
+{
+    const msg_t *x = *(msg_t *const *)a, *y = *(msg_t *const *)b;
+    if (x->tmr.at != y->tmr.at)
+        return x->tmr.at < y->tmr.at ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* Runs the due deadlines of one queue. */
 static void queue_timers(engine_t *e, queue_t *q)
 {
     heap_node_t *n;
+    /* The heap does not order equal deadlines: collect what is due and activate it in
+     * (deadline, id) order, so messages delayed to the same time keep their publish order. */
+    size_t ndue = 0, cap = 0;
+    msg_t **due = NULL;
     while ((n = heap_top(&q->delayq)) != NULL && n->at <= e->now) {
         msg_t *m = SL_CONTAINER_OF(n, msg_t, tmr);
         if (msg_expired(e, m)) { /* its time to live ended before it was ever visible */
@@ -709,10 +724,20 @@ static void queue_timers(engine_t *e, queue_t *q)
             msg_remove(e, q, m);
             continue;
         }
-        heap_remove(&q->delayq, n);
-        q->delayed--;
-        msg_activate(e, q, m);
+        heap_remove(&q->delayq, n); /* keeps n->at, which the sort reads */
+        if (ndue == cap) {
+            cap = cap ? cap * 2 : 16;
+            due = sl_realloc(due, cap * sizeof *due);
+        }
+        due[ndue++] = m;
     }
+    if (ndue > 1)
+        qsort(due, ndue, sizeof *due, cmp_due);
+    for (size_t i = 0; i < ndue; i++) {
+        q->delayed--;
+        msg_activate(e, q, due[i]);
+    }
+    sl_free(due);
     while ((n = heap_top(&q->ttlq)) != NULL && n->at <= e->now)
         msg_drop(e, q, SL_CONTAINER_OF(n, msg_t, tmr), &q->expired);
     while (q->set.max_age_ms > 0 && q->base < q->end &&
@@ -836,6 +861,7 @@ static dlv_t *group_next(engine_t *e, group_t *g)
         if (l->inflight >= lane_limit(g) || !list_empty(&l->waiting)) {
             dlv_t *d = dlv_new(g, m, l, DLV_KEYWAIT);
             list_push(&l->waiting, &d->link);
+            l->nwaiting++;
             continue;
         }
         return dlv_new(g, m, l, DLV_RETRY);
@@ -866,9 +892,12 @@ static void attrs_copy_user(msg_attrs_buf_t *b, const msg_t *m)
             msg_attrs_add(b, n, nlen, v, vlen);
 }
 
+/* Adds one of the server's own attributes: they are added first, to an empty builder, and each
+ * is bounded (names of 128, errors of ENGINE_ERROR_MAX, history within a value), so they fit. */
 static void attrs_add_str(msg_attrs_buf_t *b, const char *name, const char *value)
 {
-    msg_attrs_add(b, name, strlen(name), value, strlen(value));
+    int err = msg_attrs_add(b, name, strlen(name), value, strlen(value));
+    sl_assert(err == 0);
 }
 
 static void attrs_add_num(msg_attrs_buf_t *b, const char *name, uint64_t v)
@@ -878,26 +907,31 @@ static void attrs_add_num(msg_attrs_buf_t *b, const char *name, uint64_t v)
     attrs_add_str(b, name, buf);
 }
 
-/* Writes d's failure history, oldest first, as lines "MS EVENT[ ERROR]", keeping as many of the
- * newest as fit in cap bytes. */
+/* Writes d's failure history, oldest first, as lines "MS EVENT[ ERROR]" into out, keeping as
+ * many of the newest as fit in cap bytes (NUL included). */
 static void history_format(const dlv_t *d, char *out, size_t cap)
 {
-    size_t len = 0;
-    out[0] = '\0';
-    for (unsigned k = 0; k < d->nhist; k++) {
-        unsigned first = d->attempts - d->nhist; /* attempt index of the oldest kept entry */
+    char lines[ENGINE_HISTORY_MAX][200];
+    size_t total = 0, len = 0;
+    unsigned keep = 0, first = d->attempts - d->nhist; /* attempt index of the oldest entry */
+    for (unsigned k = d->nhist; k-- > 0;) {            /* newest first */
         const struct hist *h = &d->hist[(first + k) % ENGINE_HISTORY_MAX];
-        char line[200];
-        int n = snprintf(line, sizeof line, "%s%lld %s%s%s", len ? "\n" : "", (long long)h->at,
+        int n = snprintf(lines[k], sizeof lines[k], "%lld %s%s%s", (long long)h->at,
                          hist_event_names[h->event], h->error[0] ? " " : "", h->error);
-        for (char *c = line + (len ? 1 : 0); *c; c++)
+        if (n < 0)
+            break;
+        size_t need = strlen(lines[k]) + (keep ? 1 : 0);
+        if (total + need + 1 > cap)
+            break;
+        for (char *c = lines[k]; *c; c++) /* one line per failure, whatever the error said */
             if (*c == '\n' || *c == '\r')
                 *c = ' ';
-        if (n < 0 || len + (size_t)n >= cap)
-            break;
-        memcpy(out + len, line, (size_t)n + 1);
-        len += (size_t)n;
+        total += need;
+        keep++;
     }
+    out[0] = '\0';
+    for (unsigned k = d->nhist - keep; k < d->nhist; k++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "\n" : "", lines[k]);
 }
 
 /* Moves d's message to the dead-letter queue of its queue. Returns false when that queue cannot
@@ -914,34 +948,25 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
         return false;
     }
     msg_t *m = d->msg;
-    msg_attrs_buf_t *b = sl_malloc(sizeof *b);
-    char hist[1600];
-    b->len = b->count = 0;
-    attrs_copy_user(b, m);
-    /* Reserved attributes last, so that a full block loses user attributes' room, never these:
-     * the user block was limited to 16 attributes and 4 KiB at publish, so drop user ones if
-     * these do not fit. */
-    msg_attrs_buf_t *r = sl_malloc(sizeof *r);
-    r->len = r->count = 0;
-    char at[24];
+    msg_attrs_buf_t b;
+    char hist[MSG_ATTR_VALUE_MAX + 1], at[24];
+    /* The reserved attributes first: if the publisher's own do not all fit after them (they
+     * can, within the API's limits), it is theirs that are left out. */
+    msg_attrs_init(&b);
     snprintf(at, sizeof at, "%lld", (long long)e->now);
-    attrs_add_str(r, "sluice-origin-queue", q->name);
-    attrs_add_str(r, "sluice-origin-group", g->name);
-    attrs_add_num(r, "sluice-origin-id", m->id);
-    attrs_add_num(r, "sluice-attempts", d->attempts);
-    attrs_add_str(r, "sluice-reason", hist_event_names[event]);
-    attrs_add_str(r, "sluice-dead-lettered-at", at);
+    attrs_add_str(&b, "sluice-origin-queue", q->name);
+    attrs_add_str(&b, "sluice-origin-group", g->name);
+    attrs_add_num(&b, "sluice-origin-id", m->id);
+    attrs_add_num(&b, "sluice-attempts", d->attempts);
+    attrs_add_str(&b, "sluice-reason", hist_event_names[event]);
+    attrs_add_str(&b, "sluice-dead-lettered-at", at);
     if (d->last_error)
-        attrs_add_str(r, "sluice-last-error", d->last_error);
+        attrs_add_str(&b, "sluice-last-error", d->last_error);
     history_format(d, hist, sizeof hist);
-    attrs_add_str(r, "sluice-history", hist);
-    if (b->len + r->len > MSG_ATTRS_MAX || b->count + r->count > MSG_ATTR_COUNT_MAX)
-        b->len = b->count = 0;
-    memcpy(b->buf + b->len, r->buf, r->len);
-    b->len += r->len;
-    msg_t *dm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b->buf, b->len);
-    sl_free(b);
-    sl_free(r);
+    attrs_add_str(&b, "sluice-history", hist);
+    attrs_copy_user(&b, m);
+    msg_t *dm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
+    msg_attrs_cleanup(&b);
     q->dead_lettered++;
     msg_ref(m);
     dlv_free(e, d);
@@ -1099,10 +1124,14 @@ int engine_lease(engine_t *e, const char *queue, const char *group, size_t max, 
     engine_begin(e);
     if (visibility_ms < 0)
         visibility_ms = q->set.visibility_ms;
-    while (*n < max && (max_bytes == 0 || bytes < max_bytes)) {
+    while (*n < max) {
         dlv_t *d = group_next(e, g);
         if (d == NULL)
             break;
+        if (*n > 0 && max_bytes && bytes + d->msg->len > max_bytes) {
+            dlv_to_retry(e, d, true); /* it does not fit: first in line next time */
+            break;
+        }
         dlv_lease(e, d, visibility_ms);
         out[*n].msg = msg_ref(d->msg);
         out[*n].attempts = d->attempts;
@@ -1253,6 +1282,20 @@ const char *engine_state_name(int state)
     return state >= 0 && (size_t)state < SL_ARRAY_LEN(names) ? names[state] : "unknown";
 }
 
+/* Whether a KEYWAIT delivery would be leased now: its lane may deliver and it is among the
+ * first (limit - in flight) waiting. */
+static bool keywait_turn_came(group_t *g, const dlv_t *d)
+{
+    const lane_t *l = d->lane;
+    if (!list_linked(&l->ready_link))
+        return false;
+    uint32_t room = lane_limit(g) - l->inflight, k = 0;
+    for (const list_t *n = l->waiting.next; n != &l->waiting && k < room; n = n->next, k++)
+        if (n == &d->link)
+            return true;
+    return false;
+}
+
 /* Keeps the limit+1 items with the smallest ids, sorted, in sel (room for limit+1). Messages
  * arrive mostly in id order, so most candidates are rejected or appended in O(1). */
 static void peek_offer(engine_peek_item_t *sel, size_t *nsel, size_t cap,
@@ -1291,7 +1334,12 @@ int engine_peek(engine_t *e, const char *queue, const char *group, uint64_t afte
         if (m == NULL || m->id <= after || !group_wants(g, m))
             continue;
         engine_peek_item_t it = {m, ENGINE_READY, 0, 0};
-        if (v < g->cursor) {
+        if (v >= g->cursor && m->key_len) {
+            /* not reached yet, but the cursor would park it behind its key */
+            lane_t *l = hmap_find(&g->lanes, msg_key(m), m->key_len);
+            if (l && (l->inflight >= lane_limit(g) || !list_empty(&l->waiting)))
+                it.state = ENGINE_WAITING_KEY;
+        } else if (v < g->cursor) {
             dlv_t *d = hmap_find(&g->dlvs, &m->id, sizeof m->id);
             if (d == NULL) {
                 it.state = ENGINE_ACKED;
@@ -1301,6 +1349,8 @@ int engine_peek(engine_t *e, const char *queue, const char *group, uint64_t afte
                                           [DLV_DELAYED] = ENGINE_RETRY_DELAY,
                                           [DLV_KEYWAIT] = ENGINE_WAITING_KEY};
                 it.state = map[d->state];
+                if (d->state == DLV_KEYWAIT && keywait_turn_came(g, d))
+                    it.state = ENGINE_READY;
                 it.attempts = d->attempts;
                 it.until = heap_armed(&d->tmr) ? d->tmr.at : 0;
             }
@@ -1376,19 +1426,25 @@ int engine_queue_put(engine_t *e, const char *queue, const engine_settings_t *s,
     return 0;
 }
 
-static void group_fill(const group_t *g, pool_t *pool, engine_group_info_t *o)
+static void group_fill(group_t *g, pool_t *pool, engine_group_info_t *o)
 {
     o->name = pool_strndup(pool, g->name, strlen(g->name));
     o->lag = g->pending;
     o->in_flight = g->in_flight;
     o->ready = g->pending - g->in_flight - g->delayed - g->keywait;
+    /* a lane on the ready list may deliver its first waiting messages now */
+    for (list_t *n = g->ready_lanes.next; n != &g->ready_lanes; n = n->next) {
+        const lane_t *l = list_entry(n, lane_t, ready_link);
+        uint32_t room = lane_limit(g) - l->inflight;
+        o->ready += l->nwaiting < room ? l->nwaiting : room;
+    }
     o->delivered = g->delivered;
     o->acked = g->acked;
     o->waiting = g->nwaiting;
     o->created_at = g->created_at;
 }
 
-static void queue_fill(const queue_t *q, pool_t *pool, engine_queue_info_t *o, bool groups)
+static void queue_fill(queue_t *q, pool_t *pool, engine_queue_info_t *o, bool groups)
 {
     memset(o, 0, sizeof *o);
     o->name = pool_strndup(pool, q->name, strlen(q->name));
@@ -1474,6 +1530,8 @@ int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count)
 int engine_group_put(engine_t *e, const char *queue, const char *group, bool from_latest,
                      bool *created)
 {
+    if (group == NULL)
+        group = ENGINE_DEFAULT_GROUP;
     if (!engine_name_valid(group, strlen(group)))
         return SL_ENAME;
     queue_t *q = queue_find(e, queue);
@@ -1505,7 +1563,7 @@ int engine_group_delete(engine_t *e, const char *queue, const char *group)
     int err = find_qg(e, queue, group, &q, &g);
     if (err)
         return err;
-    if (strcmp(group, ENGINE_DEFAULT_GROUP) == 0)
+    if (strcmp(g->name, ENGINE_DEFAULT_GROUP) == 0)
         return SL_ECONFLICT;
     engine_begin(e);
     group_destroy(e, g, SL_ENOGROUP);
@@ -1568,11 +1626,11 @@ int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n
         if (oq == src)
             continue;
         group_t *og = group_find(oq, gname);
-        msg_attrs_buf_t *b = sl_malloc(sizeof *b);
-        b->len = b->count = 0;
-        attrs_copy_user(b, m);
-        msg_t *nm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b->buf, b->len);
-        sl_free(b);
+        msg_attrs_buf_t b;
+        msg_attrs_init(&b);
+        attrs_copy_user(&b, m);
+        msg_t *nm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
+        msg_attrs_cleanup(&b);
         nm->only_group = og ? og->gid : 0;
         queue_append(e, oq, nm, 0, 0);
         if (ids)

@@ -153,8 +153,9 @@ bool engine_name_valid(const char *name, size_t len);
 int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n);
 
 /* Leases up to max messages of group for visibility_ms (< 0: the queue's setting), writing them
- * to out (room for max) and their number to *n. It stops early once the bodies leased reach
- * max_bytes (0 = no limit), but always leases at least one message when one is available.
+ * to out (room for max) and their number to *n. It takes no message that would bring the bodies
+ * leased past max_bytes (0 = no limit), except the first: one available message is always
+ * leased, however large.
  * Returns 0, SL_ENOQUEUE or SL_ENOGROUP. */
 int engine_lease(engine_t *e, const char *queue, const char *group, size_t max, size_t max_bytes,
                  int64_t visibility_ms, engine_lease_t *out, size_t *n);

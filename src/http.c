@@ -12,10 +12,15 @@
  * schedules a pump through a uv_idle_t. Calling MHD_run() directly from such a callback would
  * re-enter the application in the middle of whatever called back, so it never does.
  *
+ * The same holds after a connection closes: at max_connections MHD stops polling its listen socket
+ * and starts again only in a later MHD_run(), so pump() also reruns after a close.
+ *
  * A suspended connection is not watched by MHD, so a client that hangs up while its long-poll is
  * parked would only be noticed after the resume — and its reply, with leased messages in it,
- * would then be lost. A uv_poll_t with UV_DISCONNECT watches each parked socket; on hang-up the
- * application's on_gone() withdraws the request before anything is leased to it. If the client
+ * would then be lost. A uv_poll_t with UV_DISCONNECT watches every connection; on hang-up the
+ * application's on_gone() withdraws a parked request before anything is leased to it. The same
+ * watch catches a peer that closed in the middle of sending a request, whose FIN MHD can miss
+ * (see reap()), so such connections do not hold a slot until the idle timeout. If the client
  * goes away after the reply was built, on_done(delivered = false) lets the application undo.
  *
  * Limits: MHD enforces the connection count, per-address count, header memory and idle timeout.
@@ -48,14 +53,19 @@ struct http_header {
     const char *name, *value;
 };
 
-/* One TCP connection. */
+/* One TCP connection. Freed in the close callback of its poll handle. */
 struct http_conn {
     list_t link;
     http_server_t *srv;
     int fd;
+    uv_poll_t hup;       /* the peer's hang-up (UV_DISCONNECT), one-shot */
+    http_req_t *req;     /* the request in progress, NULL between requests */
     int64_t phase_start; /* when the request now being received began */
+    bool watching;       /* hup is initialised */
     bool receiving;      /* a request is arriving and is not complete */
     bool parked;
+    bool peer_closed; /* the peer sent FIN */
+    bool shut;        /* we shut the socket down; MHD will close it */
 };
 
 struct http_server {
@@ -73,9 +83,13 @@ struct http_server {
     int port;
     int closing_handles;
     bool in_pump, resume_pending, draining, closed;
+    bool conn_closed;   /* a connection closed during this MHD_run() */
+    size_t half_closed; /* connections with peer_closed and not shut */
 };
 
 static void pump(http_server_t *s);
+static void reap_all(http_server_t *s);
+static void resume_conn(http_req_t *r);
 
 /* ---------------------------------------------------------------- loop glue */
 
@@ -104,10 +118,12 @@ static void pump(http_server_t *s)
         return;
     s->in_pump = true;
     do {
-        s->resume_pending = false;
+        s->resume_pending = s->conn_closed = false;
         MHD_run(s->d);
-    } while (s->resume_pending);
+    } while (s->resume_pending || s->conn_closed);
     s->in_pump = false;
+    if (s->half_closed)
+        reap_all(s);
     if (MHD_get_timeout(s->d, &ms) == MHD_YES)
         uv_timer_start(&s->timer, on_timer, (uint64_t)ms, 0);
     else
@@ -128,8 +144,62 @@ static void on_sweep(uv_timer_t *t)
             /* MHD sees EOF on its next read and closes the connection itself. */
             shutdown(c->fd, SHUT_RDWR);
             c->receiving = false;
+            c->shut = true;
         }
     }
+}
+
+/* Shuts down the socket of a peer that hung up, unless a request is still being answered or
+ * bytes it sent are still unread (MHD will read them; the check runs again after each pump). */
+static void reap(struct http_conn *c)
+{
+    char byte;
+    if (c->shut || (c->req && (c->req->dispatched || c->req->suspended)))
+        return;
+    if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+        return; /* unread data, or nothing to tell yet */
+    /* The request can never complete. MHD missed the FIN (it arrived in the same
+     * edge-triggered event as data it consumed), so it would keep the connection until the idle
+     * timeout: shutting the socket down gives it an event it cannot miss. */
+    shutdown(c->fd, SHUT_RDWR);
+    c->shut = true;
+    c->srv->half_closed--;
+}
+
+static void reap_all(http_server_t *s)
+{
+    for (list_t *n = s->conns.next; n != &s->conns && s->half_closed; n = n->next) {
+        struct http_conn *c = list_entry(n, struct http_conn, link);
+        if (c->peer_closed)
+            reap(c);
+    }
+}
+
+static void on_hup(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct http_conn *c = p->data;
+    http_req_t *r = c->req;
+    uv_poll_stop(p); /* level-triggered: once is enough */
+    c->peer_closed = true;
+    c->srv->half_closed++;
+    if (r && r->suspended) {
+        /* A parked request: MHD does not watch suspended connections, so without this the
+         * hang-up would only be seen after the resume, with the reply already built. */
+        r->gone = true;
+        if (r->on_gone)
+            r->on_gone(r);
+        else
+            resume_conn(r);
+        return;
+    }
+    reap(c);
+}
+
+static void on_conn_freed(uv_handle_t *h)
+{
+    sl_free(h->data);
 }
 
 static void notify_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
@@ -144,6 +214,11 @@ static void notify_connection(void *cls, struct MHD_Connection *mc, void **socke
         c->fd = ci ? ci->connect_fd : -1;
         c->phase_start = dur_now_ms();
         c->receiving = true; /* a new connection must send its first request in time too */
+        if (c->fd >= 0 && uv_poll_init(s->loop, &c->hup, c->fd) == 0) {
+            c->watching = true;
+            c->hup.data = c;
+            uv_poll_start(&c->hup, UV_DISCONNECT, on_hup);
+        }
         list_push(&s->conns, &c->link);
         if (s->nconns++ == 0 && s->cfg.request_timeout_ms > 0) {
             uint64_t every = (uint64_t)s->cfg.request_timeout_ms / 4;
@@ -155,10 +230,23 @@ static void notify_connection(void *cls, struct MHD_Connection *mc, void **socke
         if (c == NULL)
             return;
         list_remove(&c->link);
-        sl_free(c);
+        if (c->peer_closed && !c->shut)
+            s->half_closed--;
         *socket_context = NULL;
+        /* At max_connections MHD takes its listen socket out of its epoll set and puts it back
+         * only at the start of a later MHD_run(): run once more, or a server that was full stays
+         * deaf until some other event. */
+        s->conn_closed = true;
         if (--s->nconns == 0)
             uv_timer_stop(&s->sweep);
+        /* MHD closes the fd after this returns: stop watching it first (uv_poll_stop removes it
+         * from libuv's epoll at once). */
+        if (c->watching) {
+            uv_poll_stop(&c->hup);
+            uv_close((uv_handle_t *)&c->hup, on_conn_freed);
+        } else {
+            sl_free(c);
+        }
     }
 }
 
@@ -207,24 +295,9 @@ static void req_free(http_req_t *r)
     sl_free(r);
 }
 
-static void on_dpoll_closed(uv_handle_t *h)
-{
-    sl_free(h);
-}
-
-static void dpoll_stop(http_req_t *r)
-{
-    if (r->dpoll == NULL)
-        return;
-    uv_poll_stop(r->dpoll);
-    uv_close((uv_handle_t *)r->dpoll, on_dpoll_closed);
-    r->dpoll = NULL;
-}
-
 static void resume_conn(http_req_t *r)
 {
     http_server_t *s = r->srv;
-    dpoll_stop(r);
     list_remove(&r->susp_link);
     r->suspended = false;
     if (r->conn)
@@ -235,37 +308,12 @@ static void resume_conn(http_req_t *r)
         uv_idle_start(&s->idle, on_idle);
 }
 
-static void on_disconnect(uv_poll_t *p, int status, int events)
-{
-    (void)status;
-    (void)events;
-    http_req_t *r = p->data;
-    dpoll_stop(r);
-    r->gone = true;
-    if (r->on_gone)
-        r->on_gone(r);
-    else
-        resume_conn(r);
-}
-
 static void suspend_conn(http_req_t *r)
 {
-    http_server_t *s = r->srv;
     MHD_suspend_connection(r->mc);
-    list_push(&s->suspended, &r->susp_link);
-    if (r->conn) {
+    list_push(&r->srv->suspended, &r->susp_link);
+    if (r->conn)
         r->conn->parked = true;
-        if (r->conn->fd >= 0) {
-            r->dpoll = sl_malloc(sizeof *r->dpoll);
-            if (uv_poll_init(s->loop, r->dpoll, r->conn->fd) == 0) {
-                r->dpoll->data = r;
-                uv_poll_start(r->dpoll, UV_DISCONNECT, on_disconnect);
-            } else {
-                sl_free(r->dpoll);
-                r->dpoll = NULL;
-            }
-        }
-    }
 }
 
 static enum MHD_Result queue_reply(http_req_t *r)
@@ -306,9 +354,43 @@ static void body_append(http_req_t *r, const char *data, size_t size)
     r->body[r->body_len] = '\0';
 }
 
-static const char json_too_large[] =
-    "{\"error\":{\"code\":\"payload_too_large\",\"message\":\"The request body is larger "
-    "than the limit for this endpoint.\"}}";
+struct header_count {
+    size_t bytes;
+    unsigned content_lengths;
+};
+
+static enum MHD_Result header_count_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    struct header_count *hc = cls;
+    size_t vlen = value ? strlen(value) : 0;
+    hc->bytes += strlen(key) + vlen + (kind == MHD_HEADER_KIND ? 4 : 2); /* ": " CRLF, "=&" */
+    if (kind == MHD_HEADER_KIND && strcasecmp(key, "Content-Length") == 0)
+        hc->content_lengths++;
+    return MHD_YES;
+}
+
+/* Checks what MHD does not: the exact size of the request line and headers (MHD's own limit is
+ * its whole per-connection pool, with an HTML reply), and conflicting Content-Length headers,
+ * which a proxy in front could read differently (request smuggling). Returns 0 or the error. */
+static int check_head(http_req_t *r, const char *method, const char *url)
+{
+    struct header_count hc = {strlen(method) + strlen(url) + 12, 0};
+    MHD_get_connection_values(r->mc, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, header_count_cb, &hc);
+    if (hc.bytes > r->srv->cfg.max_header_bytes)
+        return SL_EHEADERS;
+    if (hc.content_lengths > 1)
+        return SL_EINVAL;
+    const char *cl = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && *end == '\0' && n > r->body_limit)
+            return SL_ETOOBIG;
+    }
+    return 0;
+}
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, const char *url,
                                       const char *method, const char *version,
@@ -325,6 +407,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
         r->srv = s;
         r->mc = mc;
         r->conn = conn_of(mc);
+        if (r->conn)
+            r->conn->req = r;
         list_init(&r->susp_link);
         r->method = method_of(method);
         r->method_name = pool_strndup(&r->pool, method, strlen(method));
@@ -332,19 +416,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
         r->body_limit = s->cfg.max_request_bytes;
         *con_cls = r;
         s->active++;
-        s->h.begin(r, s->h.ctx);
+        s->h.begin(r, s->h.ctx); /* routes and sets the body limit that check_head() uses */
+        int err = r->responded ? 0 : check_head(r, method, url);
+        if (err)
+            s->h.reject(r, err, s->h.ctx);
         if (r->responded)
             return queue_reply(r);
-        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno == 0 && *end == '\0' && n > r->body_limit) {
-                http_respond(r, 413, "application/json", json_too_large, sizeof json_too_large - 1);
-                return queue_reply(r);
-            }
-        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -361,7 +438,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
         if (r->conn)
             r->conn->receiving = false;
         if (r->body_overflow)
-            http_respond(r, 413, "application/json", json_too_large, sizeof json_too_large - 1);
+            s->h.reject(r, SL_ETOOBIG, s->h.ctx);
         else
             s->h.handle(r, s->h.ctx);
         if (!r->responded) {
@@ -388,11 +465,42 @@ static void request_completed(void *cls, struct MHD_Connection *mc, void **con_c
     if (r == NULL)
         return;
     *con_cls = NULL;
-    dpoll_stop(r);
+    if (c) {
+        c->req = NULL;
+        if (c->peer_closed)
+            reap(c);
+    }
     if (r->on_done)
         r->on_done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->responded && !r->gone);
     s->active--;
     req_free(r);
+}
+
+/* Decodes %XX escapes of the path and query as MHD does, except %00: a NUL would silently cut the
+ * string (names and values are C strings from here on), so it stays as the three characters
+ * "%00", which no name, duration or time grammar accepts. The decoding itself is MHD's. */
+static size_t unescape(void *cls, struct MHD_Connection *mc, char *s)
+{
+    (void)cls;
+    (void)mc;
+    char *out = s, *p = s;
+    for (;;) {
+        char *z = strstr(p, "%00");
+        size_t n = z ? (size_t)(z - p) : strlen(p);
+        char saved = p[n];
+        p[n] = '\0';
+        size_t m = MHD_http_unescape(p); /* in place; never longer */
+        memmove(out, p, m);
+        out += m;
+        p[n] = saved;
+        if (z == NULL)
+            break;
+        memcpy(out, "%00", 3);
+        out += 3;
+        p = z + 3;
+    }
+    *out = '\0';
+    return (size_t)(out - s);
 }
 
 /* ---------------------------------------------------------------- API for the application */
@@ -501,19 +609,19 @@ int http_open(const http_config_t *cfg, const http_handlers_t *h, uv_loop_t *loo
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* MHD's pool holds the request line, headers and the read buffer: twice the header limit
-     * leaves room for the buffer while keeping the header limit meaningful. */
-    size_t mem = cfg->max_header_bytes * 2;
-    if (mem < 8192)
-        mem = 8192;
+    /* MHD's pool holds the request line, headers and the read buffer; sized so that headers
+     * within max_header_bytes always fit and check_head() is what refuses larger ones (with a
+     * JSON reply); MHD's own HTML 431 only answers headers far beyond the limit. */
+    size_t mem = cfg->max_header_bytes * 2 + 16384;
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-        MHD_OPTION_END);
+        flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (s->d == NULL) {
         log_errno(LOG_ERROR, "Cannot listen on %s:%d", cfg->host, cfg->port);

@@ -47,6 +47,9 @@ typedef struct http_handlers {
     void (*begin)(http_req_t *r, void *ctx);
     /* The body is in (r->body): answer or suspend. Not called when begin() answered. */
     void (*handle)(http_req_t *r, void *ctx);
+    /* Answers a request the server refuses before routing it: SL_EHEADERS (headers over
+     * max_header_bytes), SL_ETOOBIG (body over the limit), SL_EINVAL (conflicting lengths). */
+    void (*reject)(http_req_t *r, int err, void *ctx);
     void *ctx;
 } http_handlers_t;
 
@@ -80,7 +83,6 @@ struct http_req {
     size_t resp_len;
     char *resp_owned;
     struct http_header *headers;
-    struct uv_poll_s *dpoll;
 };
 
 /* Starts listening. Returns 0 with *out set, or SL_EIO (address in use, bad address; logged). */

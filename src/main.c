@@ -97,7 +97,8 @@ static int server_run(server_t *s)
     if (err)
         return err == SL_EPARAM || err == SL_ENOTYET ? 2 : 1;
 
-    api_config_t ac = {.max_message_bytes = c->max_message_bytes,
+    api_config_t ac = {.max_header_bytes = c->max_header_bytes,
+                       .max_message_bytes = c->max_message_bytes,
                        .max_request_bytes = c->max_request_bytes,
                        .max_wait_ms = c->max_wait_ms};
     s->api = api_new(s->store, &ac);
@@ -117,16 +118,16 @@ static int server_run(server_t *s)
         api_free(s->api);
         return 1;
     }
-    bool v6 = strchr(c->listen_host, ':') != NULL;
-    log_msg(LOG_INFO, "Listening on http://%s%s%s:%d (storage: %s).", v6 ? "[" : "", c->listen_host,
-            v6 ? "]" : "", http_port(s->http), c->storage);
-
+    /* Signals are handled before the line that tells a supervisor (or a test) we are up. */
     uv_signal_init(s->loop, &s->sigterm);
     uv_signal_init(s->loop, &s->sigint);
     uv_timer_init(s->loop, &s->drain_timer);
     s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    log_msg(LOG_INFO, "Listening on http://%s%s%s:%d (storage: %s).", v6 ? "[" : "", c->listen_host,
+            v6 ? "]" : "", http_port(s->http), c->storage);
 
     uv_run(s->loop, UV_RUN_DEFAULT);
     api_free(s->api);

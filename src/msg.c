@@ -37,12 +37,37 @@ void msg_unref(msg_t *m)
         sl_free(m);
 }
 
+void msg_attrs_init(msg_attrs_buf_t *b)
+{
+    b->buf = b->small;
+    b->cap = sizeof b->small;
+    b->len = 0;
+    b->count = 0;
+}
+
+void msg_attrs_cleanup(msg_attrs_buf_t *b)
+{
+    if (b->buf != b->small)
+        sl_free(b->buf);
+    msg_attrs_init(b);
+}
+
 int msg_attrs_add(msg_attrs_buf_t *b, const char *name, size_t nlen, const char *value, size_t vlen)
 {
     if (nlen == 0 || nlen > MSG_ATTR_NAME_MAX || vlen > MSG_ATTR_VALUE_MAX)
         return SL_EPARAM;
-    if (b->count >= MSG_ATTR_COUNT_MAX || b->len + 3 + nlen + vlen > MSG_ATTRS_MAX)
+    size_t need = b->len + 3 + nlen + vlen;
+    if (need > MSG_ATTRS_MAX)
         return SL_ETOOBIG;
+    if (need > b->cap) {
+        size_t cap = b->cap * 2 < need ? need : b->cap * 2;
+        unsigned char *n = sl_malloc(cap);
+        memcpy(n, b->buf, b->len);
+        if (b->buf != b->small)
+            sl_free(b->buf);
+        b->buf = n;
+        b->cap = cap;
+    }
     unsigned char *p = b->buf + b->len;
     *p++ = (unsigned char)nlen;
     memcpy(p, name, nlen);
@@ -50,7 +75,7 @@ int msg_attrs_add(msg_attrs_buf_t *b, const char *name, size_t nlen, const char 
     *p++ = (unsigned char)(vlen & 0xff);
     *p++ = (unsigned char)(vlen >> 8);
     memcpy(p, value, vlen);
-    b->len += 3 + nlen + vlen;
+    b->len = need;
     b->count++;
     return 0;
 }

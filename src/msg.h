@@ -23,8 +23,10 @@
 #include "heap.h"
 
 #define MSG_KEY_MAX 128
-#define MSG_ATTRS_MAX 4096 /* serialised bytes */
-#define MSG_ATTR_COUNT_MAX 16
+/* Serialised attribute bytes one message may carry: room for MSG_ATTR_COUNT_MAX attributes of the
+ * largest size and the server's own dead-letter attributes. */
+#define MSG_ATTRS_MAX 32768
+#define MSG_ATTR_COUNT_MAX 16 /* attributes a publisher may set (checked by the API) */
 #define MSG_ATTR_NAME_MAX 64
 #define MSG_ATTR_VALUE_MAX 1024
 
@@ -80,16 +82,23 @@ static inline const unsigned char *msg_attrs(const msg_t *m)
     return m->data + m->len + m->key_len;
 }
 
-/* A builder for the serialised attribute block, in caller storage. */
+/* A builder for the serialised attribute block, in caller storage: 256 bytes inline (a content
+ * type and a trace id fit), growing on the heap beyond. It points into itself, so it is never
+ * copied; msg_attrs_cleanup() frees what it grew. */
 typedef struct msg_attrs_buf {
-    unsigned char buf[MSG_ATTRS_MAX];
-    size_t len;
+    unsigned char *buf;
+    size_t len, cap;
     unsigned count;
+    unsigned char small[256];
 } msg_attrs_buf_t;
 
-/* Appends name=value to b. Returns 0, SL_ETOOBIG when the block or the count would pass its limit,
- * or SL_EPARAM when the name is empty, too long or the value too long. A name already present is
- * not checked for: the caller owns uniqueness. */
+void msg_attrs_init(msg_attrs_buf_t *b);
+void msg_attrs_cleanup(msg_attrs_buf_t *b);
+
+/* Appends name=value to b. Returns 0, SL_EPARAM when the name is empty or longer than
+ * MSG_ATTR_NAME_MAX or the value longer than MSG_ATTR_VALUE_MAX, or SL_ETOOBIG when the block
+ * would pass MSG_ATTRS_MAX; a refused add changes nothing. Uniqueness of names and the number of
+ * attributes are the caller's to check. */
 int msg_attrs_add(msg_attrs_buf_t *b, const char *name, size_t nlen, const char *value,
                   size_t vlen);
 
