@@ -18,34 +18,34 @@ static int parse_time(const char *s, int64_t *ms)
     return dur_parse_time(s, strlen(s), ms);
 }
 
-#define ASSERT_DUR(text, want)                                                                 \
-    do {                                                                                       \
-        int64_t ms_ = -1;                                                                      \
-        ck_assert_msg(parse(text, &ms_) == 0, "'%s' rejected", text);                          \
-        ck_assert_msg(ms_ == (int64_t)(want), "'%s' gave %lld, want %lld", text,               \
-                      (long long)ms_, (long long)(want));                                      \
+#define ASSERT_DUR(text, want)                                                                   \
+    do {                                                                                         \
+        int64_t ms_ = -1;                                                                        \
+        ck_assert_msg(parse(text, &ms_) == 0, "'%s' rejected", text);                            \
+        ck_assert_msg(ms_ == (int64_t)(want), "'%s' gave %lld, want %lld", text, (long long)ms_, \
+                      (long long)(want));                                                        \
     } while (0)
 
-#define ASSERT_BAD_DUR(text)                                                                   \
-    do {                                                                                       \
-        int64_t ms_ = 12345;                                                                   \
-        ck_assert_msg(parse(text, &ms_) == SL_EPARAM, "'%s' accepted as %lld", text,           \
-                      (long long)ms_);                                                         \
+#define ASSERT_BAD_DUR(text)                                                         \
+    do {                                                                             \
+        int64_t ms_ = 12345;                                                         \
+        ck_assert_msg(parse(text, &ms_) == SL_EPARAM, "'%s' accepted as %lld", text, \
+                      (long long)ms_);                                               \
     } while (0)
 
-#define ASSERT_TIME(text, want)                                                                \
-    do {                                                                                       \
-        int64_t ms_ = -1;                                                                      \
-        ck_assert_msg(parse_time(text, &ms_) == 0, "'%s' rejected", text);                     \
-        ck_assert_msg(ms_ == (int64_t)(want), "'%s' gave %lld, want %lld", text,               \
-                      (long long)ms_, (long long)(want));                                      \
+#define ASSERT_TIME(text, want)                                                                  \
+    do {                                                                                         \
+        int64_t ms_ = -1;                                                                        \
+        ck_assert_msg(parse_time(text, &ms_) == 0, "'%s' rejected", text);                       \
+        ck_assert_msg(ms_ == (int64_t)(want), "'%s' gave %lld, want %lld", text, (long long)ms_, \
+                      (long long)(want));                                                        \
     } while (0)
 
-#define ASSERT_BAD_TIME(text)                                                                  \
-    do {                                                                                       \
-        int64_t ms_ = 12345;                                                                   \
-        ck_assert_msg(parse_time(text, &ms_) == SL_EPARAM, "'%s' accepted as %lld", text,      \
-                      (long long)ms_);                                                         \
+#define ASSERT_BAD_TIME(text)                                                             \
+    do {                                                                                  \
+        int64_t ms_ = 12345;                                                              \
+        ck_assert_msg(parse_time(text, &ms_) == SL_EPARAM, "'%s' accepted as %lld", text, \
+                      (long long)ms_);                                                    \
     } while (0)
 
 /* ---------------------------------------------------------------- dur_parse */
@@ -114,9 +114,9 @@ END_TEST
 
 START_TEST(test_dur_parse_rejects_garbage)
 {
-    const char *bad[] = {"",     "ms",   "s",     "-5s",  "+5s",  " 5s",   "5s ", "5 s", "5x",
-                         "5S",   "5MS",  "5sec",  "5mss", "1.5s", "1e3",   "5s5", "s5",  "0x10",
-                         "5 ",   "5hm",  "5msx",  "d",    "--",   "5\n",   "5µs"};
+    const char *bad[] = {"",   "ms",  "s",    "-5s",  "+5s",  " 5s", "5s ", "5 s", "5x",
+                         "5S", "5MS", "5sec", "5mss", "1.5s", "1e3", "5s5", "s5",  "0x10",
+                         "5 ", "5hm", "5msx", "d",    "--",   "5\n", "5µs"};
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++)
         ASSERT_BAD_DUR(bad[i]);
 }
@@ -188,10 +188,10 @@ END_TEST
 START_TEST(test_dur_parse_time_rejects_dates_and_times_that_do_not_exist)
 {
     const char *bad[] = {
-        "2026-04-31T00:00:00Z", "2026-06-31T00:00:00Z", "2026-09-31T00:00:00Z",
-        "2026-11-31T00:00:00Z", "2026-00-10T00:00:00Z", "2026-13-10T00:00:00Z",
-        "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z",
-        "2026-01-01T00:60:00Z", "2026-01-01T00:00:61Z", "2026-01-01T00:00:00+24:00",
+        "2026-04-31T00:00:00Z",      "2026-06-31T00:00:00Z", "2026-09-31T00:00:00Z",
+        "2026-11-31T00:00:00Z",      "2026-00-10T00:00:00Z", "2026-13-10T00:00:00Z",
+        "2026-01-00T00:00:00Z",      "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z",
+        "2026-01-01T00:60:00Z",      "2026-01-01T00:00:61Z", "2026-01-01T00:00:00+24:00",
         "2026-01-01T00:00:00+01:60",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++)
@@ -204,18 +204,18 @@ START_TEST(test_dur_parse_time_rejects_malformed_text)
     const char *bad[] = {
         "",
         "2026-11-22",
-        "2026-11-22T06:45:28",     /* no offset */
-        "2026-11-22T06:45Z",       /* no seconds */
-        "2026-11-22T6:45:28Z",     /* one-digit hour */
-        "26-11-22T06:45:28Z",      /* two-digit year */
-        "20266-11-22T06:45:28Z",   /* five-digit year */
-        "2026/11/22T06:45:28Z",    /* wrong separators */
-        "2026-11-22X06:45:28Z",    /* wrong T */
-        "2026-11-22T06:45:28ZZ",   /* trailing garbage */
-        "2026-11-22T06:45:28Z ",   /* trailing space */
-        " 2026-11-22T06:45:28Z",   /* leading space */
-        "2026-11-22T06:45:28+0100",/* offset without colon */
-        "2026-11-22T06:45:28+01",  /* short offset */
+        "2026-11-22T06:45:28",      /* no offset */
+        "2026-11-22T06:45Z",        /* no seconds */
+        "2026-11-22T6:45:28Z",      /* one-digit hour */
+        "26-11-22T06:45:28Z",       /* two-digit year */
+        "20266-11-22T06:45:28Z",    /* five-digit year */
+        "2026/11/22T06:45:28Z",     /* wrong separators */
+        "2026-11-22X06:45:28Z",     /* wrong T */
+        "2026-11-22T06:45:28ZZ",    /* trailing garbage */
+        "2026-11-22T06:45:28Z ",    /* trailing space */
+        " 2026-11-22T06:45:28Z",    /* leading space */
+        "2026-11-22T06:45:28+0100", /* offset without colon */
+        "2026-11-22T06:45:28+01",   /* short offset */
         "2026-11-22T06:45:28UTC",
         "1969-12-31T23:59:59Z", /* before the epoch */
         "1970-01-01T00:00:00+00:01",
@@ -260,8 +260,8 @@ END_TEST
 
 START_TEST(test_dur_format_time_round_trips_through_parse_time)
 {
-    const int64_t samples[] = {0, 1, 999, 1000, 951825600000LL, 1709164800000LL,
-                               1795329928123LL, 253402300799999LL};
+    const int64_t samples[] = {
+        0, 1, 999, 1000, 951825600000LL, 1709164800000LL, 1795329928123LL, 253402300799999LL};
     for (size_t i = 0; i < SL_ARRAY_LEN(samples); i++) {
         char buf[DUR_TIME_LEN];
         int64_t back = -1;
@@ -289,8 +289,8 @@ END_TEST
 
 START_TEST(test_dur_format_round_trips_through_parse)
 {
-    const int64_t samples[] = {0, 1, 999, 1000, 1001, 60000, 90000, 3600000, 86400000,
-                               86400001, DUR_MAX_MS};
+    const int64_t samples[] = {0,     1,       999,      1000,     1001,      60000,
+                               90000, 3600000, 86400000, 86400001, DUR_MAX_MS};
     for (size_t i = 0; i < SL_ARRAY_LEN(samples); i++) {
         char buf[DUR_LEN];
         int64_t back = -1;

@@ -12,10 +12,10 @@
 
 /* An assertion for hot loops: Check's ck_assert records a mark point (a write to a pipe) even
  * when it passes, which costs more than the heap operation being checked. */
-#define REQUIRE(cond, ...)                                                                     \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            ck_abort_msg(__VA_ARGS__);                                                         \
+#define REQUIRE(cond, ...)             \
+    do {                               \
+        if (!(cond))                   \
+            ck_abort_msg(__VA_ARGS__); \
     } while (0)
 
 /* Checks the heap property and that every node knows its own slot. */
@@ -107,7 +107,7 @@ START_TEST(test_heap_set_on_an_armed_node_moves_it)
     heap_set(&h, &c, 5); /* earlier */
     ck_assert_ptr_eq(heap_top(&h), &c);
     ck_assert_uint_eq(h.len, 3); /* moved, not added twice */
-    heap_set(&h, &c, 25); /* later */
+    heap_set(&h, &c, 25);        /* later */
     ck_assert_ptr_eq(heap_top(&h), &a);
     heap_set(&h, &a, 100);
     ck_assert_ptr_eq(heap_top(&h), &b);

@@ -12,10 +12,10 @@
 #include "hmap.h"
 
 /* For hot loops: Check's ck_assert writes a mark point to a pipe even when it passes. */
-#define REQUIRE(cond, ...)                                                                     \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            ck_abort_msg(__VA_ARGS__);                                                         \
+#define REQUIRE(cond, ...)             \
+    do {                               \
+        if (!(cond))                   \
+            ck_abort_msg(__VA_ARGS__); \
     } while (0)
 
 typedef struct item {
@@ -331,8 +331,8 @@ START_TEST(test_hmap_random_adds_and_removes_match_a_plain_array)
         if (step % 997 == 0) {
             check_table(&h);
             for (int i = 0; i < K; i++)
-                REQUIRE(find_n(&h, i) == (present[i] ? &items[i] : NULL), "step %d: key-%d",
-                        step, i);
+                REQUIRE(find_n(&h, i) == (present[i] ? &items[i] : NULL), "step %d: key-%d", step,
+                        i);
         }
     }
     hmap_cleanup(&h);

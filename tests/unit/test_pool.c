@@ -86,12 +86,12 @@ START_TEST(test_pool_big_allocation_gets_its_own_block_and_keeps_the_chunk_free_
 {
     pool_t p;
     pool_init(&p);
-    pool_alloc(&p, POOL_INLINE); /* fill the inline buffer */
+    pool_alloc(&p, POOL_INLINE);   /* fill the inline buffer */
     char *s1 = pool_alloc(&p, 16); /* starts a 4 KiB chunk */
     char *big = pool_alloc(&p, 100000);
     memset(big, 0x5a, 100000);
     char *s2 = pool_alloc(&p, 16);
-    ck_assert_ptr_eq(s2, s1 + 16); /* still the same chunk: the big block did not replace it */
+    ck_assert_ptr_eq(s2, s1 + 16);    /* still the same chunk: the big block did not replace it */
     char *mid = pool_alloc(&p, 3000); /* still fits the chunk's free space: taken from it */
     ck_assert_ptr_eq(mid, s2 + 16);
     memset(mid, 0x5b, 3000);
