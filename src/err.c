@@ -24,10 +24,9 @@ static const struct err_info err_table[] = {
 
 static const struct err_info *err_find(int err)
 {
-    int i = err - SL_ERR_FIRST_ - 1;
-    if (err >= 0 || i < 0 || (size_t)i >= SL_ARRAY_LEN(err_table))
+    if (err <= SL_ERR_FIRST_ || err >= SL_ERR_LAST_) /* before subtracting: no overflow */
         return NULL;
-    return &err_table[i];
+    return &err_table[err - SL_ERR_FIRST_ - 1];
 }
 
 const char *err_text(int err)

@@ -246,10 +246,13 @@ static call_t *exec(call_t *c)
 
 static msg_t *msg_make(const char *body, const char *key, const char *ctype)
 {
-    msg_attrs_buf_t b = {.len = 0, .count = 0};
+    msg_attrs_buf_t b;
+    msg_attrs_init(&b);
     if (ctype)
         ck_assert_int_eq(msg_attrs_add(&b, "content-type", 12, ctype, strlen(ctype)), 0);
-    return msg_new(body, strlen(body), key, key ? strlen(key) : 0, b.buf, b.len);
+    msg_t *m = msg_new(body, strlen(body), key, key ? strlen(key) : 0, b.buf, b.len);
+    msg_attrs_cleanup(&b);
+    return m;
 }
 
 /* Returns an unsubmitted publish of n items to queue; fill them with item(). */

@@ -50,6 +50,7 @@ START_TEST(test_msg_new_copies_body_key_and_attributes)
     ck_assert_uint_eq(m->flags, 0);
     ck_assert(!heap_armed(&m->tmr));
     msg_unref(m);
+    msg_attrs_cleanup(&b);
 }
 END_TEST
 
@@ -113,6 +114,7 @@ START_TEST(test_msg_attributes_iterate_in_insertion_order)
     ck_assert(!msg_attrs_next(m, &pos, &n, &nlen, &v, &vlen));
     ck_assert(!msg_attrs_next(m, &pos, &n, &nlen, &v, &vlen));
     msg_unref(m);
+    msg_attrs_cleanup(&b);
 }
 END_TEST
 
@@ -137,6 +139,7 @@ START_TEST(test_msg_attr_find_matches_whole_names_only)
     ck_assert_ptr_null(msg_attr_find(m, "Content-Type", &vlen));
     ck_assert_ptr_null(msg_attr_find(m, "", &vlen));
     msg_unref(m);
+    msg_attrs_cleanup(&b);
 }
 END_TEST
 
@@ -157,6 +160,7 @@ START_TEST(test_msg_attr_name_limits)
     size_t vlen;
     ck_assert_ptr_nonnull(msg_attr_find(m, want, &vlen));
     msg_unref(m);
+    msg_attrs_cleanup(&b);
 }
 END_TEST
 
@@ -180,6 +184,7 @@ START_TEST(test_msg_attr_value_limits_and_two_byte_lengths)
     ck_assert_int_eq(memcmp(v, value, 300), 0);
     ck_assert_ptr_null(msg_attr_find(m, "bigger", &vlen));
     msg_unref(m);
+    msg_attrs_cleanup(&b);
 }
 END_TEST
 
@@ -207,6 +212,7 @@ START_TEST(test_msg_attrs_hold_sixteen_attributes_of_the_largest_size)
     }
     ck_assert_uint_eq(seen, MSG_ATTR_COUNT_MAX);
     msg_unref(m);
+    msg_attrs_cleanup(&b);
 }
 END_TEST
 
