@@ -688,12 +688,15 @@ static void publish_done(api_req_t *a)
         return;
     }
     if (a->route == R_MESSAGES) {
+        /* The hottest reply of the server, formatted directly: the queue name passed
+         * engine_name_valid() ([A-Za-z0-9._-]), the id is a number and `stored` a constant, so
+         * nothing needs escaping, and building it with jansson cost more than all the rest of
+         * the publish (callgrind: 8.4k of 19k instructions). */
         engine_pub_t *p = &a->items[0];
-        json_t *o = json_pack("{s:s,s:I,s:s}", "queue", a->queue, "id", (json_int_t)p->id, "stored",
-                              sr->u.publish.stored);
-        if (p->duplicate)
-            json_object_set_new(o, "duplicate", json_true());
-        reply_json(a, p->duplicate ? 200 : 201, o);
+        char *body = pool_printf(&a->r->pool, "{\"queue\":\"%s\",\"id\":%llu,\"stored\":\"%s\"%s}",
+                                 a->queue, (unsigned long long)p->id, sr->u.publish.stored,
+                                 p->duplicate ? ",\"duplicate\":true" : "");
+        http_respond(a->r, p->duplicate ? 200 : 201, "application/json", body, strlen(body));
         return;
     }
     json_t *ids = json_array(), *dups = json_array();

@@ -609,10 +609,11 @@ int http_open(const http_config_t *cfg, const http_handlers_t *h, uv_loop_t *loo
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* MHD's pool holds the request line, headers and the read buffer; sized so that headers
-     * within max_header_bytes always fit and check_head() is what refuses larger ones (with a
-     * JSON reply); MHD's own HTML 431 only answers headers far beyond the limit. */
-    size_t mem = cfg->max_header_bytes * 2 + 16384;
+    /* MHD's pool holds the request line, headers, the read buffer and the reply headers; sized
+     * so that headers within max_header_bytes fit and check_head() is what refuses larger ones
+     * (with a JSON reply; MHD's own HTML 431 only answers headers far beyond the limit). Not
+     * larger: MHD clears the whole pool after every request, so its size is paid per request. */
+    size_t mem = cfg->max_header_bytes + 8192;
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
