@@ -1500,7 +1500,7 @@ static void api_begin(http_req_t *r, void *ctx)
         r->body_limit = API_CONTROL_BODY;
 }
 
-static void api_reject(http_req_t *r, int err, void *ctx)
+static void api_reject(http_req_t *r, int err, const char *why, void *ctx)
 {
     api_req_t *a = r->app;
     if (a == NULL) { /* refused before begin() */
@@ -1518,7 +1518,7 @@ static void api_reject(http_req_t *r, int err, void *ctx)
                     "endpoint.",
                     r->body_limit);
     else
-        reply_error(a, err, "Conflicting Content-Length headers.");
+        reply_error(a, err, "%s", why ? why : err_text(err));
 }
 
 static void api_handle(http_req_t *r, void *ctx)

@@ -360,27 +360,32 @@ struct header_count {
 };
 
 static enum MHD_Result header_count_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
+                                       size_t key_size, const char *value, size_t value_size)
 {
     struct header_count *hc = cls;
-    size_t vlen = value ? strlen(value) : 0;
-    hc->bytes += strlen(key) + vlen + (kind == MHD_HEADER_KIND ? 4 : 2); /* ": " CRLF, "=&" */
+    (void)value;
+    hc->bytes += key_size + value_size + (kind == MHD_HEADER_KIND ? 4 : 2); /* ": " CRLF, "=&" */
     if (kind == MHD_HEADER_KIND && strcasecmp(key, "Content-Length") == 0)
         hc->content_lengths++;
     return MHD_YES;
 }
 
 /* Checks what MHD does not: the exact size of the request line and headers (MHD's own limit is
- * its whole per-connection pool, with an HTML reply), and conflicting Content-Length headers,
- * which a proxy in front could read differently (request smuggling). Returns 0 or the error. */
-static int check_head(http_req_t *r, const char *method, const char *url)
+ * its whole per-connection pool, with an HTML reply), conflicting Content-Length headers (which a
+ * proxy in front could read differently: request smuggling). Returns 0, or the error with *why
+ * set to a static reason. */
+static int check_head(http_req_t *r, const char *method, const char *url, const char **why)
 {
     struct header_count hc = {strlen(method) + strlen(url) + 12, 0};
-    MHD_get_connection_values(r->mc, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, header_count_cb, &hc);
+    MHD_get_connection_values_n(r->mc, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, header_count_cb,
+                                &hc);
+    *why = NULL;
     if (hc.bytes > r->srv->cfg.max_header_bytes)
         return SL_EHEADERS;
-    if (hc.content_lengths > 1)
+    if (hc.content_lengths > 1) {
+        *why = "Conflicting Content-Length headers.";
         return SL_EINVAL;
+    }
     const char *cl = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         char *end;
@@ -417,9 +422,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
         *con_cls = r;
         s->active++;
         s->h.begin(r, s->h.ctx); /* routes and sets the body limit that check_head() uses */
-        int err = r->responded ? 0 : check_head(r, method, url);
+        const char *why = NULL;
+        int err = r->responded ? 0 : check_head(r, method, url, &why);
         if (err)
-            s->h.reject(r, err, s->h.ctx);
+            s->h.reject(r, err, why, s->h.ctx);
         if (r->responded)
             return queue_reply(r);
         return MHD_YES;
@@ -438,7 +444,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
         if (r->conn)
             r->conn->receiving = false;
         if (r->body_overflow)
-            s->h.reject(r, SL_ETOOBIG, s->h.ctx);
+            s->h.reject(r, SL_ETOOBIG, NULL, s->h.ctx);
         else
             s->h.handle(r, s->h.ctx);
         if (!r->responded) {

@@ -47,9 +47,10 @@ typedef struct http_handlers {
     void (*begin)(http_req_t *r, void *ctx);
     /* The body is in (r->body): answer or suspend. Not called when begin() answered. */
     void (*handle)(http_req_t *r, void *ctx);
-    /* Answers a request the server refuses before routing it: SL_EHEADERS (headers over
-     * max_header_bytes), SL_ETOOBIG (body over the limit), SL_EINVAL (conflicting lengths). */
-    void (*reject)(http_req_t *r, int err, void *ctx);
+    /* Answers a request the server refuses on its own: SL_EHEADERS (headers over
+     * max_header_bytes), SL_ETOOBIG (body over the limit), SL_EINVAL (malformed; why says how,
+     * else NULL). */
+    void (*reject)(http_req_t *r, int err, const char *why, void *ctx);
     void *ctx;
 } http_handlers_t;
 

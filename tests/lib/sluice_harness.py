@@ -1,0 +1,614 @@
+"""sluice_harness — start the real `sluiced` binary and talk to it over real sockets.
+
+Used by tests/integration/conftest.py (which turns it into pytest fixtures) and importable by any
+test that needs the pieces directly.
+
+* `SluiceServer` starts the binary with `--listen 127.0.0.1:0` (plus the flags, environment and
+  INI config file a test asks for) in a fresh directory, waits for the log line
+  `Listening on http://HOST:PORT`, and offers `.url`, `.port`, `.proc`, `.get/.post/.put/.delete`
+  through a `requests.Session`, a few API helpers (`publish`, `lease`, ...) and `.stop()`.
+  `.problems()` lists what makes a run unhealthy: exit by a signal, an unexpected exit code, or
+  sanitizer output in stderr.
+* `run_sluiced` runs the binary expecting it to exit by itself (bad config, --help, --version).
+* `RawConn` / `raw_http` speak HTTP over a plain socket, for malformed and slow requests.
+* `assert_error` checks the API's error shape: `{"error": {"code": ..., "message": ...}}`.
+"""
+
+import base64
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 5.0
+STOP_TIMEOUT = 15.0
+LISTEN_RE = re.compile(r"Listening on http://(\[[^\]]+\]|[^\s:/]+):(\d+)")
+# Strings that mean a sanitizer build found a bug (ASan, LSan, TSan, UBSan).
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:")
+RFC3339_MS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def server_bin():
+    """Path of the server binary: $SLUICE_BIN, or build/sluiced in the repository."""
+    return Path(os.environ.get("SLUICE_BIN") or REPO_ROOT / "build" / "sluiced")
+
+
+def cli_bin():
+    """Path of the CLI binary: $SLUICE_CLI, or build/sluice in the repository."""
+    return Path(os.environ.get("SLUICE_CLI") or REPO_ROOT / "build" / "sluice")
+
+
+def server_env(extra=None):
+    """The environment for a server: ours without any SLUICE_* variable (the test runner's own
+    SLUICE_BIN/SLUICE_CLI must not configure the server), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    env.update(extra or {})
+    return env
+
+
+def free_port():
+    """A TCP port that was free a moment ago (for tests that must name a port themselves)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rfc3339(epoch_seconds, offset_minutes=0, millis=True):
+    """An RFC 3339 time for `epoch_seconds`, in UTC ("Z") or at a fixed offset ("+01:00")."""
+    import datetime
+    tz = datetime.timezone(datetime.timedelta(minutes=offset_minutes))
+    t = datetime.datetime.fromtimestamp(epoch_seconds, tz)
+    text = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if millis:
+        text += ".%03d" % (t.microsecond // 1000)
+    if offset_minutes == 0:
+        return text + "Z"
+    sign = "+" if offset_minutes > 0 else "-"
+    m = abs(offset_minutes)
+    return f"{text}{sign}{m // 60:02d}:{m % 60:02d}"
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def unb64(text):
+    return base64.b64decode(text, validate=True)
+
+
+class ServerStartError(Exception):
+    pass
+
+
+class _Pipe:
+    """Reads one of the server's output pipes on a thread, so a chatty server never blocks on a
+    full pipe, and keeps every line."""
+
+    def __init__(self, stream, on_line=None):
+        self.lines = []
+        self.lock = threading.Lock()
+        self.on_line = on_line
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            with self.lock:
+                self.lines.append(line)
+            if self.on_line:
+                self.on_line(line)
+        stream.close()
+        if self.on_line:
+            self.on_line(None)
+
+    def text(self):
+        with self.lock:
+            return "".join(self.lines)
+
+
+class SluiceServer:
+    """One running `sluiced`. Start it with `start()` (the fixtures do this)."""
+
+    def __init__(self, binary, workdir, args=(), env=None, config=None, listen=True,
+                 config_name="sluice.conf"):
+        self.binary = Path(binary)
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = None
+        argv = [str(self.binary)]
+        if listen:
+            argv += ["--listen", "127.0.0.1:0"]
+        if config is not None:
+            self.config_path = self.workdir / config_name
+            self.config_path.write_text(config)
+            argv += ["-f", str(self.config_path)]
+        argv += [str(a) for a in args]
+        self.argv = argv
+        self.env = server_env(env)
+        self.proc = None
+        self.host = None
+        self.port = None
+        self.url = None
+        self.returncode = None
+        self.stopped_with = None
+        # Exit codes teardown accepts; stop(sig) adds -sig for a signal that kills by design.
+        self.expected_exit = {0}
+        self.session = requests.Session()
+        self._listening = threading.Event()
+        self._stderr_done = threading.Event()
+
+    # ---- life cycle ---------------------------------------------------------------------------
+
+    def start(self, timeout=START_TIMEOUT):
+        if not self.binary.exists():
+            raise ServerStartError(f"server binary {self.binary} does not exist (build it with "
+                                   f"`make`, or set SLUICE_BIN)")
+        try:
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE)
+        except OSError as e:
+            raise ServerStartError(f"cannot run {self.binary}: {e}")
+        self._stderr = _Pipe(self.proc.stderr, self._on_stderr_line)
+        self._stdout = _Pipe(self.proc.stdout)
+        deadline = time.monotonic() + timeout
+        while not self._listening.is_set():
+            if self._stderr_done.is_set() or self.proc.poll() is not None:
+                self.proc.wait(timeout=5)
+                self.returncode = self.proc.returncode
+                self._join_pipes()
+                raise ServerStartError(
+                    f"sluiced exited with {self.returncode} before logging 'Listening on'\n"
+                    f"argv: {self.argv}\nstderr:\n{self.stderr()}")
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                self.returncode = self.proc.returncode
+                self._join_pipes()
+                raise ServerStartError(
+                    f"sluiced did not log 'Listening on http://HOST:PORT' within {timeout}s\n"
+                    f"argv: {self.argv}\nstderr:\n{self.stderr()}")
+            self._listening.wait(0.02)
+        self.url = f"http://{self.host}:{self.port}"
+        return self
+
+    def _on_stderr_line(self, line):
+        if line is None:
+            self._stderr_done.set()
+            return
+        if not self._listening.is_set():
+            m = LISTEN_RE.search(line)
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+                self._listening.set()
+
+    def _join_pipes(self):
+        for p in (getattr(self, "_stderr", None), getattr(self, "_stdout", None)):
+            if p:
+                p.thread.join(timeout=5)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Sends `sig` and waits for the exit; returns the exit code (negative: killed by that
+        signal, as subprocess reports it). Raises AssertionError if the server does not exit
+        within `timeout` (it is then killed). The default allows the default shutdown_timeout
+        (10 s) plus slack."""
+        self.session.close()
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.stopped_with = sig
+            if sig in (signal.SIGKILL,):
+                self.expected_exit.add(-sig)
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.returncode = self.proc.returncode
+                self._join_pipes()
+                raise AssertionError(
+                    f"sluiced did not exit within {timeout}s of signal {sig!s}\n"
+                    f"stderr:\n{self.stderr()}")
+        self.returncode = self.proc.returncode
+        self._join_pipes()
+        return self.returncode
+
+    def stderr(self):
+        return self._stderr.text() if getattr(self, "_stderr", None) else ""
+
+    def stdout(self):
+        return self._stdout.text() if getattr(self, "_stdout", None) else ""
+
+    def problems(self):
+        """What makes this (stopped) run unhealthy, as a list of sentences; empty when clean."""
+        out = []
+        rc = self.returncode
+        if rc is not None and rc < 0 and rc not in self.expected_exit:
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = str(-rc)
+            out.append(f"sluiced was killed by signal {name} (it crashed)")
+        elif rc is not None and rc not in self.expected_exit:
+            out.append(f"sluiced exited with status {rc}, expected one of "
+                       f"{sorted(self.expected_exit)}")
+        err = self.stderr()
+        for marker in SANITIZER_MARKERS:
+            if marker in err:
+                out.append(f"sluiced stderr contains sanitizer output ({marker!r})")
+        return out
+
+    # ---- HTTP ---------------------------------------------------------------------------------
+
+    def request(self, method, path, **kw):
+        kw.setdefault("timeout", REQUEST_TIMEOUT)
+        return self.session.request(method, self.url + path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def head(self, path, **kw):
+        return self.request("HEAD", path, **kw)
+
+    def raw(self, data, **kw):
+        """Sends bytes on a new socket and reads one response (see raw_http)."""
+        return raw_http(self.port, data, host=self.host, **kw)
+
+    def connect(self, timeout=5.0):
+        return RawConn(self.port, host=self.host, timeout=timeout)
+
+    def alive(self):
+        """True when the server still answers /healthz (used after abuse)."""
+        r = requests.get(self.url + "/healthz", timeout=REQUEST_TIMEOUT)
+        return r.status_code == 200 and r.json() == {"status": "ok"}
+
+    # ---- API helpers: each asserts the documented success status --------------------------
+
+    def publish(self, queue, body=b"x", params=None, headers=None, status=201):
+        r = self.post(f"/v1/queues/{queue}/messages", data=body, params=params, headers=headers)
+        assert r.status_code == status, _describe(r)
+        return r.json()
+
+    def publish_many(self, queue, bodies, **kw):
+        return [self.publish(queue, b, **kw)["id"] for b in bodies]
+
+    def batch(self, queue, messages, status=201):
+        r = self.post(f"/v1/queues/{queue}/batch", json={"messages": messages})
+        assert r.status_code == status, _describe(r)
+        return r.json()
+
+    def lease(self, queue, status=200, **params):
+        r = self.get(f"/v1/queues/{queue}/messages", params=params,
+                     timeout=REQUEST_TIMEOUT + _wait_seconds(params.get("wait")))
+        assert r.status_code == status, _describe(r)
+        msgs = r.json()["messages"]
+        assert isinstance(msgs, list), r.text
+        return msgs
+
+    def ack(self, queue, receipts):
+        r = self.post(f"/v1/queues/{queue}/ack", json={"receipts": receipts})
+        assert r.status_code == 200, _describe(r)
+        return r.json()
+
+    def release(self, queue, receipts, **fields):
+        r = self.post(f"/v1/queues/{queue}/release", json={"receipts": receipts, **fields})
+        assert r.status_code == 200, _describe(r)
+        return r.json()
+
+    def pop(self, queue, **params):
+        r = self.post(f"/v1/queues/{queue}/pop", params=params,
+                      timeout=REQUEST_TIMEOUT + _wait_seconds(params.get("wait")))
+        assert r.status_code == 200, _describe(r)
+        return r.json()["message"]
+
+    def peek(self, queue, **params):
+        r = self.get(f"/v1/queues/{queue}/peek", params=params)
+        assert r.status_code == 200, _describe(r)
+        return r.json()
+
+    def put_queue(self, queue, status=None, **settings):
+        r = self.put(f"/v1/queues/{queue}", json=settings if settings else None)
+        if status is None:
+            assert r.status_code in (200, 201), _describe(r)
+        else:
+            assert r.status_code == status, _describe(r)
+        return r.json()
+
+    def queue(self, queue):
+        r = self.get(f"/v1/queues/{queue}")
+        assert r.status_code == 200, _describe(r)
+        return r.json()
+
+    def put_group(self, queue, group, status=None, **params):
+        r = self.put(f"/v1/queues/{queue}/groups/{group}", params=params or None)
+        if status is None:
+            assert r.status_code in (200, 201), _describe(r)
+        else:
+            assert r.status_code == status, _describe(r)
+        return r.json()
+
+    def group(self, queue, group):
+        r = self.get(f"/v1/queues/{queue}/groups/{group}")
+        assert r.status_code == 200, _describe(r)
+        return r.json()
+
+
+def _wait_seconds(wait):
+    """Seconds in a `wait` parameter, generously, for the client's socket timeout."""
+    if wait is None:
+        return 0
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", str(wait))
+    if not m:
+        return 0
+    n, unit = int(m.group(1)), m.group(2) or "s"
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _describe(r):
+    return f"{r.request.method} {r.request.url} -> {r.status_code} {r.headers!r}\n{r.text[:2000]}"
+
+
+def describe(r):
+    """A response as text, for assertion messages."""
+    return _describe(r)
+
+
+def assert_error(r, status, code, mention=None):
+    """Asserts `r` is the API's error reply: `status`, a JSON body
+    `{"error": {"code": code, "message": "<non-empty>"}}`. `mention`, when given, must appear in
+    the message (the docs promise the message names the bad parameter or item). Returns the
+    message."""
+    assert r.status_code == status, _describe(r)
+    assert r.headers.get("Content-Type", "").startswith("application/json"), _describe(r)
+    body = r.json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), _describe(r)
+    err = body["error"]
+    if isinstance(code, (tuple, set, frozenset, list)):
+        assert err.get("code") in code, _describe(r)
+    else:
+        assert err.get("code") == code, _describe(r)
+    assert isinstance(err.get("message"), str) and err["message"], _describe(r)
+    if mention is not None:
+        assert mention in err["message"], f"error message should name {mention!r}: {_describe(r)}"
+    return err["message"]
+
+
+def wait_until(pred, timeout=2.0, interval=0.02):
+    """Polls `pred` until it returns a true value (returned) or `timeout` passes (returns the last
+    false value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+# ---- starting failures ------------------------------------------------------------------------
+
+class ExitResult:
+    def __init__(self, argv, returncode, stdout, stderr, config_path):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.config_path = config_path
+
+    def __repr__(self):
+        return (f"<sluiced {self.argv} exited {self.returncode}>\nstdout:\n{self.stdout}\n"
+                f"stderr:\n{self.stderr}")
+
+
+def run_sluiced(binary, workdir, args=(), env=None, config=None, config_name="sluice.conf",
+                timeout=START_TIMEOUT):
+    """Runs sluiced expecting it to exit on its own (bad configuration, --help, --version).
+    Returns an ExitResult. Raises AssertionError if it is still running after `timeout` (it
+    probably started serving; it is killed)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [str(binary)]
+    config_path = None
+    if config is not None:
+        config_path = workdir / config_name
+        config_path.write_text(config)
+        argv += ["-f", str(config_path)]
+    argv += [str(a) for a in args]
+    if not Path(binary).exists():
+        raise ServerStartError(f"server binary {binary} does not exist (build it with `make`, "
+                               f"or set SLUICE_BIN)")
+    try:
+        p = subprocess.run(argv, cwd=workdir, env=server_env(env), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=timeout)
+    except OSError as e:
+        raise ServerStartError(f"cannot run {binary}: {e}")
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"sluiced {argv} was still running after {timeout}s (expected it to "
+                             f"exit)\nstderr:\n{(e.stderr or b'').decode('utf-8', 'replace')}")
+    res = ExitResult(argv, p.returncode, p.stdout.decode("utf-8", "replace"),
+                     p.stderr.decode("utf-8", "replace"), config_path)
+    for marker in SANITIZER_MARKERS:
+        assert marker not in res.stderr, f"sanitizer output from sluiced:\n{res!r}"
+    assert res.returncode >= 0, f"sluiced was killed by a signal (crashed):\n{res!r}"
+    return res
+
+
+# ---- raw sockets --------------------------------------------------------------------------------
+
+class RawResponse:
+    def __init__(self, status, reason, headers, body, raw):
+        self.status = status
+        self.status_code = status
+        self.reason = reason
+        self.headers = headers  # lower-cased names
+        self.body = body
+        self.raw = raw
+
+    def json(self):
+        import json
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<RawResponse {self.status} {self.reason} {self.headers} {self.body[:300]!r}>"
+
+
+class ConnectionClosed(Exception):
+    """The peer closed (or reset) the connection before a whole response arrived."""
+
+    def __init__(self, partial):
+        super().__init__(f"connection closed; received {partial[:300]!r}")
+        self.partial = partial
+
+
+class RawConn:
+    """One plain TCP connection to the server."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        """Reads more bytes into buf; returns False at EOF/reset. Raises socket.timeout when
+        the deadline passes."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out waiting for the server")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def read_response(self, timeout=5.0, head=False):
+        """Reads one whole response. Raises ConnectionClosed if the connection ends first, and
+        socket.timeout if nothing complete arrives within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            if self.eof or not self._fill(deadline):
+                raise ConnectionClosed(self.buf)
+        head_bytes, rest = self.buf.split(b"\r\n\r\n", 1)
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3}) ?(.*)", lines[0])
+        if not m:
+            raise AssertionError(f"not an HTTP response: {self.buf[:300]!r}")
+        status, reason = int(m.group(1)), m.group(2)
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = b""
+        if head or status in (204, 304) or 100 <= status < 200:
+            self.buf = rest
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body, self.buf = self._read_chunked(rest, deadline)
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            self.buf = rest
+            while len(self.buf) < n:
+                if self.eof or not self._fill(deadline):
+                    raise ConnectionClosed(self.buf)
+            body, self.buf = self.buf[:n], self.buf[n:]
+        else:
+            self.buf = rest
+            while not self.eof and self._fill(deadline):
+                pass
+            body, self.buf = self.buf, b""
+        return RawResponse(status, reason, headers, body, head_bytes + b"\r\n\r\n" + body)
+
+    def _read_chunked(self, data, deadline):
+        self.buf = data
+        body = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                if self.eof or not self._fill(deadline):
+                    raise ConnectionClosed(self.buf)
+            size_line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            while len(self.buf) < size + 2:
+                if self.eof or not self._fill(deadline):
+                    raise ConnectionClosed(self.buf)
+            body += self.buf[:size]
+            self.buf = self.buf[size + 2:]
+            if size == 0:
+                return body, self.buf
+
+    def wait_closed(self, timeout):
+        """Waits up to `timeout` for the server to close the connection. Returns (closed, data)
+        where data is whatever arrived meanwhile."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.eof and self._fill(deadline):
+                pass
+        except (socket.timeout, TimeoutError):
+            return False, self.buf
+        return True, self.buf
+
+    def is_open(self):
+        """True when the server has not closed the connection (checked without blocking)."""
+        if self.eof:
+            return False
+        r, _, _ = select.select([self.sock], [], [], 0)
+        if not r:
+            return True
+        try:
+            data = self.sock.recv(65536, socket.MSG_PEEK)
+        except ConnectionResetError:
+            return False
+        return bool(data)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw_http(port, data, host="127.0.0.1", timeout=5.0):
+    """Sends `data` (bytes or str) on a new connection and returns the first response, or raises
+    ConnectionClosed if the server closes without a whole response."""
+    with RawConn(port, host=host, timeout=timeout) as c:
+        c.send(data)
+        return c.read_response(timeout=timeout)
