@@ -265,9 +265,20 @@ struct ini_ctx {
 static char *config_ini_read(char *str, int num, void *stream)
 {
     struct ini_ctx *ctx = stream;
+    if (ctx->err_line)
+        return NULL; /* stop at the first error */
     char *r = fgets(str, num, ctx->f);
-    if (r)
-        ctx->line++;
+    if (r == NULL)
+        return NULL;
+    ctx->line++;
+    size_t n = strlen(r);
+    if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(ctx->f)) {
+        /* libinih reads lines into a fixed buffer; a longer line would come back in pieces,
+         * each parsed as a line of its own (a long comment could set an option). */
+        snprintf(ctx->err, sizeof ctx->err, "line longer than %d bytes", num - 2);
+        ctx->err_line = ctx->line;
+        return NULL;
+    }
     return r;
 }
 
@@ -313,12 +324,12 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     ini_inline_comment_prefixes = ";#";
     int r = ini_parse_stream(config_ini_read, &ctx, config_ini_line, &ctx);
     fclose(ctx.f);
+    if (ctx.err_line) /* ours, found first: a bad value, or a line too long */
+        return fail(err, len, "%s:%d: %s", path, ctx.err_line, ctx.err);
     if (r == 0)
         return 0;
     if (r < 0)
         return fail(err, len, "%s: cannot read the file", path);
-    if (ctx.err_line && ctx.err_line <= r)
-        return fail(err, len, "%s:%d: %s", path, ctx.err_line, ctx.err);
     return fail(err, len,
                 "%s:%d: syntax error: expected 'key = value', '[section]' or a "
                 "comment",
@@ -356,6 +367,8 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
     static char names[N][48];
     struct option longs[N + 4];
     char **args = sl_calloc((size_t)argc + 1, sizeof *args);
+    char **owned = sl_calloc((size_t)argc + 1, sizeof *owned);
+    int nowned = 0;
     const char *file = NULL;
     int r = 0;
 
@@ -369,12 +382,25 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
     longs[N + 2] = (struct option){"version", no_argument, NULL, 'V'};
     longs[N + 3] = (struct option){NULL, 0, NULL, 0};
 
-    /* MQ Go's flags: -port N, -workers N, -jobs N (and -port=N). */
+    /* MQ Go's flags: -port N, -workers N, -jobs N (and -port=N), rewritten only where an option
+     * stands, never inside the value of the option before. The copies are remembered in owned[]:
+     * getopt_long reorders args, so args cannot tell which strings are ours. */
+    bool value_next = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         args[i] = argv[i];
-        if (i == 0 || a[0] != '-' || a[1] == '-')
+        if (i == 0 || value_next) {
+            value_next = false;
             continue;
+        }
+        if (a[0] != '-')
+            continue;
+        if (a[1] == '-') { /* --name VALUE, unless --name=VALUE or a flag without value */
+            value_next = strchr(a, '=') == NULL && strcmp(a, "--help") && strcmp(a, "--version") &&
+                         a[2] != '\0';
+            continue;
+        }
+        value_next = strcmp(a, "-f") == 0;
         static const char *const mqgo[] = {"port", "workers", "jobs"};
         for (size_t k = 0; k < SL_ARRAY_LEN(mqgo); k++) {
             size_t l = strlen(mqgo[k]);
@@ -382,14 +408,15 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
                 char *d = sl_malloc(strlen(a) + 2);
                 d[0] = '-';
                 strcpy(d + 1, a);
-                args[i] = d;
+                args[i] = owned[nowned++] = d;
+                value_next = a[1 + l] == '\0';
             }
         }
     }
 
     /* First pass: only -f, -h, -V, so the file is applied before the other flags. */
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0, not 1: also resets getopt's state from an earlier call */
     int ch;
     while ((ch = getopt_long(argc, args, ":f:hV", longs, NULL)) != -1) {
         if (ch == 'f')
@@ -416,7 +443,7 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
         goto out;
     if ((r = config_env(c, err, len)) != 0)
         goto out;
-    optind = 1;
+    optind = 0;
     while ((ch = getopt_long(argc, args, ":f:hV", longs, NULL)) != -1) {
         if (ch < 1000)
             continue;
@@ -428,9 +455,9 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
         }
     }
 out:
-    for (int i = 0; i < argc; i++)
-        if (args[i] != argv[i])
-            sl_free(args[i]);
+    for (int i = 0; i < nowned; i++)
+        sl_free(owned[i]);
+    sl_free(owned);
     sl_free(args);
     return r;
 }

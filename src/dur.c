@@ -132,7 +132,9 @@ int dur_parse_time(const char *s, size_t len, int64_t *ms)
     if (t == (time_t)-1)
         return SL_EPARAM;
     t -= sign * (off_h * 3600 + off_m * 60);
-    if (t < 0)
+    /* 253402300800 is 10000-01-01T00:00:00Z: an offset may push 9999-12-31 past it, and that time
+     * could not be written back in four digits. */
+    if (t < 0 || t >= 253402300800)
         return SL_EPARAM;
     *ms = (int64_t)t * 1000 + frac_ms;
     return 0;

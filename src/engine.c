@@ -830,11 +830,21 @@ static void group_destroy(engine_t *e, group_t *g, int status)
 static dlv_t *group_next(engine_t *e, group_t *g)
 {
     queue_t *q = g->q;
-    if (!list_empty(&g->retry))
-        return list_entry(g->retry.next, dlv_t, link);
-    if (!list_empty(&g->ready_lanes)) {
+    /* A message whose time to live ended may not have met its timer yet: it is dropped here,
+     * wherever it waits, and never delivered. */
+    while (!list_empty(&g->retry)) {
+        dlv_t *d = list_entry(g->retry.next, dlv_t, link);
+        if (!msg_expired(e, d->msg))
+            return d;
+        msg_drop(e, q, d->msg, &q->expired);
+    }
+    while (!list_empty(&g->ready_lanes)) {
         lane_t *l = list_entry(g->ready_lanes.next, lane_t, ready_link);
         dlv_t *d = list_entry(l->waiting.next, dlv_t, link);
+        if (msg_expired(e, d->msg)) {
+            msg_drop(e, q, d->msg, &q->expired); /* may free the lane */
+            continue;
+        }
         dlv_leave_state(e, d); /* KEYWAIT -> in progress */
         l->inflight++;
         d->state = DLV_RETRY; /* transitional; the caller leases it at once */
@@ -1078,6 +1088,14 @@ int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n
         p->duplicate = false;
         if (p->idem_key && q->set.dedup_ms > 0) {
             idem_t *d = hmap_find(&q->idem, p->idem_key, p->idem_len);
+            if (d && d->expires <= e->now) {
+                /* expired, but not yet reached by idem_expire(), which walks in publish order:
+                 * after the window was shortened, later entries may expire first */
+                list_remove(&d->link);
+                hmap_remove(&q->idem, d->key, d->len);
+                sl_free(d);
+                d = NULL;
+            }
             if (d) {
                 p->id = d->id;
                 p->duplicate = true;

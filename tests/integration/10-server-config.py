@@ -291,3 +291,27 @@ def test_json_log_format_writes_one_object_per_line(start_sluice):
         obj = json.loads(line)
         assert isinstance(obj, dict), line
     assert any("Listening on" in line for line in lines)
+
+
+def test_config_line_longer_than_the_reader_allows_is_refused_not_split(run_sluiced):
+    # fuzz finding: libinih read long lines in pieces, so the tail of a long comment was parsed
+    # as an option of its own (this one would have set max_queues).
+    conf = "[queues]\n#" + "x" * 198 + "max_queues = 1\n"
+    res = run_sluiced("--listen", "127.0.0.1:0", config=conf)
+    assert res.returncode == 2, res
+    assert re.search(re.escape(res.config_path.name) + r":2: line longer than", res.stderr), res
+
+
+@pytest.mark.parametrize("args", [("extra", "--help"), ("sluice.conf", "--port", "8080")])
+def test_stray_argument_is_refused_without_crashing(run_sluiced, args):
+    # fuzz finding: after getopt reordered the arguments, config_load freed the caller's strings.
+    res = run_sluiced(*args)
+    assert res.returncode == 2, res
+    assert "unexpected argument" in res.stderr, res
+
+
+def test_value_that_looks_like_an_mq_go_flag_is_kept_as_given(start_sluice, workdir):
+    # fuzz finding: the value "-port=x" was rewritten to the flag "--port=x", so the server
+    # refused to start ("x" is not a port); kept as the data_dir value, it starts.
+    srv = start_sluice("--data-dir", "-port=x")
+    assert srv.get("/healthz").status_code == 200

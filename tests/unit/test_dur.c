@@ -300,6 +300,19 @@ START_TEST(test_dur_format_round_trips_through_parse)
 }
 END_TEST
 
+START_TEST(test_dur_parse_time_refuses_a_time_past_year_9999_in_utc)
+{
+    /* fuzz finding: the offset moved this into 10000-01-01, which cannot be written back */
+    int64_t ms;
+    const char *t = "9999-12-31T23:00:00-01:00";
+    ck_assert_int_eq(dur_parse_time(t, strlen(t), &ms), SL_EPARAM);
+    t = "9999-12-31T23:59:59.999Z";
+    ck_assert_int_eq(dur_parse_time(t, strlen(t), &ms), 0);
+    char buf[DUR_TIME_LEN];
+    ck_assert_str_eq(dur_format_time(ms, buf), t);
+}
+END_TEST
+
 START_TEST(test_dur_now_is_a_plausible_wall_clock_time)
 {
     int64_t a = dur_now_ms(), b = dur_now_ms();
@@ -337,6 +350,7 @@ static Suite *dur_suite(void)
     tcase_add_test(tc, test_dur_format_time_round_trips_through_parse_time);
     tcase_add_test(tc, test_dur_format_uses_the_largest_exact_unit);
     tcase_add_test(tc, test_dur_format_round_trips_through_parse);
+    tcase_add_test(tc, test_dur_parse_time_refuses_a_time_past_year_9999_in_utc);
     tcase_add_test(tc, test_dur_now_is_a_plausible_wall_clock_time);
     suite_add_tcase(s, tc);
     return s;

@@ -247,6 +247,58 @@ static const char *attr_str(const msg_t *m, const char *name)
 
 /* ---------------------------------------------------------------- queues and names */
 
+START_TEST(test_engine_expired_message_on_the_retry_list_is_never_leased)
+{
+    /* fuzz finding: only the cursor checked expiry; an undone lease put the message on the retry
+     * list, and when its TTL ended before the timer ran, the next lease handed it out. */
+    engine_t *e = new_engine();
+    msg_t *m = make_msg("brief", NULL);
+    publish_msg(e, "jobs", m, 0, 100);
+    got_t g = take(e, "jobs", "default");
+    ck_assert_int_eq(engine_undo(e, "jobs", g.receipt), 0);
+    clock_now += 200; /* expired, and no timer has run */
+    take_none(e, "jobs", "default");
+    ck_assert_uint_eq(qinfo(e, "jobs").expired, 1);
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 0);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_expired_keyed_message_waiting_in_its_lane_is_never_leased)
+{
+    engine_t *e = new_engine();
+    publish_keyed(e, "jobs", "k1", "k");
+    msg_t *m = make_msg("k2", "k");
+    publish_msg(e, "jobs", m, 0, 100);
+    got_t g[2];
+    ck_assert_uint_eq(take_n(e, "jobs", "default", 2, g), 1); /* k2 waits behind k1 */
+    ack_ok(e, "jobs", g[0].receipt);
+    clock_now += 200;
+    take_none(e, "jobs", "default");
+    ck_assert_uint_eq(qinfo(e, "jobs").expired, 1);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_shortened_dedup_window_applies_to_keys_published_after)
+{
+    /* fuzz finding: keys expired in publish order, so after the window was shortened a key
+     * published later stayed a duplicate until older keys with the long window expired. */
+    engine_t *e = new_engine();
+    bool dup;
+    publish_idem(e, "jobs", "old", "a", &dup);
+    engine_settings_t s = base_settings();
+    s.dedup_ms = 1000;
+    queue_set(e, "jobs", &s, ENGINE_SET_DEDUP);
+    uint64_t first = publish_idem(e, "jobs", "one", "b", &dup);
+    clock_now += 2000;
+    uint64_t second = publish_idem(e, "jobs", "two", "b", &dup);
+    ck_assert(!dup);
+    ck_assert_uint_gt(second, first);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_name_valid_accepts_the_grammar_and_nothing_else)
 {
     char longest[ENGINE_NAME_MAX + 1];
@@ -3013,6 +3065,9 @@ static Suite *engine_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_engine_name_valid_accepts_the_grammar_and_nothing_else);
+    tcase_add_test(tc, test_engine_expired_message_on_the_retry_list_is_never_leased);
+    tcase_add_test(tc, test_engine_expired_keyed_message_waiting_in_its_lane_is_never_leased);
+    tcase_add_test(tc, test_engine_shortened_dedup_window_applies_to_keys_published_after);
     tcase_add_test(tc, test_engine_publish_with_an_invalid_name_is_ename_and_stores_nothing);
     tcase_add_test(tc, test_engine_publish_creates_the_queue_with_a_default_group);
     tcase_add_test(tc, test_engine_publish_ids_strictly_increase_from_one_per_queue);
