@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "dur.h"
@@ -309,6 +310,11 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     ctx.f = fopen(path, "r");
     if (ctx.f == NULL)
         return fail(err, len, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(ctx.f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        fclose(ctx.f);
+        return fail(err, len, "%s: not a regular file", path);
+    }
     int first = fgetc(ctx.f);
     while (first == ' ' || first == '\t' || first == '\n' || first == '\r')
         first = fgetc(ctx.f);
@@ -324,12 +330,13 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     ini_inline_comment_prefixes = ";#";
     int r = ini_parse_stream(config_ini_read, &ctx, config_ini_line, &ctx);
     fclose(ctx.f);
-    if (ctx.err_line) /* ours, found first: a bad value, or a line too long */
+    if (r < 0)
+        return fail(err, len, "%s: cannot read the file", path);
+    /* the first error wins: ours (a bad value, a line too long) or inih's (syntax) */
+    if (ctx.err_line && (r == 0 || ctx.err_line <= r))
         return fail(err, len, "%s:%d: %s", path, ctx.err_line, ctx.err);
     if (r == 0)
         return 0;
-    if (r < 0)
-        return fail(err, len, "%s: cannot read the file", path);
     return fail(err, len,
                 "%s:%d: syntax error: expected 'key = value', '[section]' or a "
                 "comment",
@@ -426,7 +433,10 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
         else if (ch == 'V')
             *action = CONFIG_VERSION;
         else if (ch == '?') {
-            r = fail(err, len, "unknown option '%s' (see --help)", args[optind - 1]);
+            if (optopt) /* a short option, maybe inside a word like -xyz */
+                r = fail(err, len, "unknown option '-%c' (see --help)", optopt);
+            else
+                r = fail(err, len, "unknown option '%s' (see --help)", args[optind - 1]);
             goto out;
         } else if (ch == ':') {
             r = fail(err, len, "option '%s' needs a value", args[optind - 1]);

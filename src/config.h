@@ -32,6 +32,9 @@ typedef struct config {
     /* [storage] */
     char storage[32];
     char data_dir[CONFIG_PATH_MAX];
+    char fsync[16];
+    int64_t fsync_interval_ms;
+    uint64_t segment_bytes;
     /* [queues] */
     uint64_t max_queues;
     uint64_t max_message_bytes;

@@ -122,6 +122,7 @@ struct group {
     uint64_t cursor;   /* next vseq never passed */
     uint64_t start_id; /* messages with a smaller id are not this group's */
     hmap_t dlvs;       /* msg id -> dlv */
+    hmap_t ahead;      /* msg id -> ahead_t: restored state of messages past the cursor */
     hmap_t lanes;      /* key -> lane */
     list_t retry;
     list_t ready_lanes;
@@ -130,6 +131,19 @@ struct group {
     uint64_t delivered, acked;
     int64_t created_at;
 };
+
+/* The state of a message at or after a group's cursor, known only after a restore: the group
+ * finished it out of order, or it failed before and carries its attempts. Empty in a server that
+ * never restored, and drained as the cursor passes. */
+typedef struct ahead {
+    uint64_t id;
+    bool finished;
+    uint32_t attempts;
+    int64_t visible_at;
+    char *last_error;
+    uint8_t nhist;
+    struct hist *hist;
+} ahead_t;
 
 typedef struct idem {
     list_t link;
@@ -141,6 +155,8 @@ typedef struct idem {
 
 struct queue {
     char *name;
+    void *jdata;          /* the journal's per-queue state */
+    uint64_t restored_id; /* the last id restored (they must increase) */
     engine_settings_t set;
     bool dlq_auto; /* dead-letter queue derived from the name, not set by the user */
     uint64_t last_id;
@@ -167,6 +183,8 @@ struct engine {
     heap_t timers;
     list_t woken;
     bool flushing;
+    bool journaling; /* jn is set and we are not restoring */
+    engine_journal_t jn;
     int64_t now;
     uint64_t lease_seq;
 };
@@ -197,11 +215,24 @@ static int eq_lane(const void *val, const void *key, size_t len)
     return l->key_len == len && memcmp(l->key, key, len) == 0;
 }
 
+static int eq_ahead(const void *val, const void *key, size_t len)
+{
+    (void)len;
+    return ((const ahead_t *)val)->id == *(const uint64_t *)key;
+}
+
 static int eq_idem(const void *val, const void *key, size_t len)
 {
     const idem_t *i = val;
     return i->len == len && memcmp(i->key, key, len) == 0;
 }
+
+/* Reports a change to the journal, if there is one and we are not restoring. */
+#define JOURNAL(e, q, hook, ...)                                 \
+    do {                                                         \
+        if ((e)->journaling && (e)->jn.hook)                     \
+            (e)->jn.hook((e)->jn.ctx, &(q)->jdata, __VA_ARGS__); \
+    } while (0)
 
 static void engine_begin(engine_t *e)
 {
@@ -369,6 +400,7 @@ static void msg_remove(engine_t *e, queue_t *q, msg_t *m)
     q->messages--;
     q->bytes -= m->len;
     queue_rearm(e, q);
+    JOURNAL(e, q, gone, m->id);
     msg_unref(m);
 }
 
@@ -569,6 +601,32 @@ static void settings_default_dlq(engine_settings_t *s, const char *name)
 }
 
 static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool from_latest);
+static void queue_fill(queue_t *q, pool_t *pool, engine_queue_info_t *o, bool groups);
+static void group_fill(group_t *g, pool_t *pool, engine_group_info_t *o);
+
+static void journal_queue(engine_t *e, queue_t *q)
+{
+    if (!e->journaling || !e->jn.queue)
+        return;
+    pool_t pool;
+    engine_queue_info_t info;
+    pool_init(&pool);
+    queue_fill(q, &pool, &info, false);
+    e->jn.queue(e->jn.ctx, &q->jdata, &info);
+    pool_cleanup(&pool);
+}
+
+static void journal_group(engine_t *e, group_t *g)
+{
+    if (!e->journaling || !e->jn.group)
+        return;
+    pool_t pool;
+    engine_group_info_t info;
+    pool_init(&pool);
+    group_fill(g, &pool, &info);
+    e->jn.group(e->jn.ctx, &g->q->jdata, &info);
+    pool_cleanup(&pool);
+}
 
 /* Returns the queue called name, creating it with the default settings when absent; NULL with
  * *err set to SL_ETOOMANY when there is no room for another queue. */
@@ -598,23 +656,58 @@ static queue_t *queue_get(engine_t *e, const char *name, bool *created, int *err
     q->base = q->end = 1;
     q->created_at = e->now;
     hmap_add(&e->queues, q->name, strlen(q->name), q);
+    journal_queue(e, q);
     group_create(e, q, ENGINE_DEFAULT_GROUP, false);
     log_msg(LOG_DEBUG, "Queue '%s' created.", name);
     return q;
 }
 
-/* Removes m from q whatever the groups think (retention, expiry, purge, redrive): each group's
- * claim is dropped first. counter is incremented (may be NULL). */
-static void msg_drop(engine_t *e, queue_t *q, msg_t *m, uint64_t *counter)
+static void ahead_free(ahead_t *a)
 {
+    sl_free(a->last_error);
+    sl_free(a->hist);
+    sl_free(a);
+}
+
+static struct hist *hist_restore(const engine_gstate_t *st, uint8_t *nhist);
+
+/* A restored state for message id: finished when st is NULL, else its attempts and history. */
+static ahead_t *ahead_new(uint64_t id, const engine_gstate_t *st)
+{
+    ahead_t *a = sl_calloc(1, sizeof *a);
+    a->id = id;
+    a->finished = st == NULL;
+    if (st) {
+        a->attempts = st->attempts;
+        a->visible_at = st->visible_at;
+        a->last_error = st->last_error ? sl_strndup(st->last_error, ENGINE_ERROR_MAX) : NULL;
+        a->hist = hist_restore(st, &a->nhist);
+    }
+    return a;
+}
+
+/* Removes m from q whatever the groups think (retention, expiry, purge, redrive): each group's
+ * claim is dropped first. counter is incremented (may be NULL). reason (enum
+ * engine_drop_reason) is journaled, unless it is -1 (the caller journals a purge instead). */
+static void msg_drop(engine_t *e, queue_t *q, msg_t *m, uint64_t *counter, int reason,
+                     bool after_move)
+{
+    if (reason >= 0)
+        JOURNAL(e, q, drop, m->id, reason, after_move);
     if (!(m->flags & MSG_DELAYED)) {
         for (uint32_t i = 0; i < q->ngroups && m->pending > 0; i++) {
             group_t *g = q->groups[i];
             if (!group_wants(g, m))
                 continue;
             if (m->vseq >= g->cursor) {
-                g->pending--;
-                m->pending--;
+                ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
+                bool finished = a && a->finished;
+                if (a)
+                    ahead_free(a);
+                if (!finished) {
+                    g->pending--;
+                    m->pending--;
+                }
                 continue;
             }
             dlv_t *d = hmap_find(&g->dlvs, &m->id, sizeof m->id);
@@ -642,7 +735,7 @@ static void queue_retain(engine_t *e, queue_t *q)
     while (((q->set.max_messages && q->messages > q->set.max_messages) ||
             (q->set.max_bytes && q->bytes > q->set.max_bytes)) &&
            q->base < q->end)
-        msg_drop(e, q, ring_get(q, q->base), &q->dropped);
+        msg_drop(e, q, ring_get(q, q->base), &q->dropped, ENGINE_DROP_RETENTION, false);
 }
 
 /* Makes m visible: it joins the ring and every group that wants it. */
@@ -668,8 +761,10 @@ static void msg_activate(engine_t *e, queue_t *q, msg_t *m)
     queue_retain(e, q);
 }
 
-/* Stores m (the caller's reference is taken) as the next message of q. */
-static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_at, int64_t ttl)
+/* Stores m (the caller's reference is taken) as the next message of q. idem (may be NULL) is
+ * only recorded in the journal. */
+static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_at, int64_t ttl,
+                             const char *idem, size_t idem_len)
 {
     m->id = ++q->last_id;
     m->published_at = e->now;
@@ -678,6 +773,9 @@ static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_
     q->messages++;
     q->bytes += m->len;
     q->published++;
+    /* journaled before it becomes visible: retention may drop it at once, and that drop must
+     * come after it in the log */
+    JOURNAL(e, q, publish, m, deliver_at > e->now ? deliver_at : 0, idem, idem_len);
     if (deliver_at > e->now) {
         m->flags |= MSG_DELAYED;
         q->delayed++;
@@ -721,6 +819,7 @@ static void queue_timers(engine_t *e, queue_t *q)
         msg_t *m = SL_CONTAINER_OF(n, msg_t, tmr);
         if (msg_expired(e, m)) { /* its time to live ended before it was ever visible */
             q->expired++;
+            JOURNAL(e, q, drop, m->id, ENGINE_DROP_EXPIRED, false);
             msg_remove(e, q, m);
             continue;
         }
@@ -739,10 +838,10 @@ static void queue_timers(engine_t *e, queue_t *q)
     }
     sl_free(due);
     while ((n = heap_top(&q->ttlq)) != NULL && n->at <= e->now)
-        msg_drop(e, q, SL_CONTAINER_OF(n, msg_t, tmr), &q->expired);
+        msg_drop(e, q, SL_CONTAINER_OF(n, msg_t, tmr), &q->expired, ENGINE_DROP_EXPIRED, false);
     while (q->set.max_age_ms > 0 && q->base < q->end &&
            ring_get(q, q->base)->published_at + q->set.max_age_ms <= e->now)
-        msg_drop(e, q, ring_get(q, q->base), &q->dropped);
+        msg_drop(e, q, ring_get(q, q->base), &q->dropped, ENGINE_DROP_RETENTION, false);
     idem_expire(q, e->now);
     queue_rearm(e, q);
 }
@@ -756,6 +855,7 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool fro
     g->gid = q->next_gid++;
     g->q = q;
     hmap_init(&g->dlvs, eq_dlv);
+    hmap_init(&g->ahead, eq_ahead);
     hmap_init(&g->lanes, eq_lane);
     list_init(&g->retry);
     list_init(&g->ready_lanes);
@@ -780,6 +880,7 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool fro
     }
     q->groups[q->ngroups++] = g;
     hmap_add(&q->group_map, g->name, strlen(g->name), g);
+    journal_group(e, g);
     return g;
 }
 
@@ -805,10 +906,16 @@ static void group_destroy(engine_t *e, group_t *g, int status)
     sl_free(all);
     for (uint64_t v = g->cursor > q->base ? g->cursor : q->base; v < q->end; v++) {
         msg_t *m = ring_get(q, v);
-        if (m && group_wants(g, m))
+        if (m == NULL || !group_wants(g, m))
+            continue;
+        ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
+        bool finished = a && a->finished;
+        if (a)
+            ahead_free(a);
+        if (!finished)
             group_finish(e, g, m);
     }
-    sl_assert(g->pending == 0 && g->lanes.len == 0);
+    sl_assert(g->pending == 0 && g->lanes.len == 0 && g->ahead.len == 0);
     /* Messages published after g existed but still delayed would count g when they activate:
      * removing g from the array first means they will not. */
     hmap_remove(&q->group_map, g->name, strlen(g->name));
@@ -820,9 +927,25 @@ static void group_destroy(engine_t *e, group_t *g, int status)
         }
     }
     hmap_cleanup(&g->dlvs);
+    hmap_cleanup(&g->ahead);
     hmap_cleanup(&g->lanes);
     sl_free(g->name);
     sl_free(g);
+}
+
+/* Gives d the attempts, failure history and delay that a restore put in a (then freed). */
+static void dlv_adopt(engine_t *e, dlv_t *d, ahead_t *a)
+{
+    d->attempts = a->attempts;
+    d->last_error = a->last_error;
+    d->hist = a->hist;
+    d->nhist = a->nhist;
+    if (a->visible_at > e->now && d->state != DLV_KEYWAIT) {
+        d->state = DLV_DELAYED;
+        d->g->delayed++;
+        heap_set(&e->timers, &d->tmr, a->visible_at);
+    }
+    sl_free(a);
 }
 
 /* Chooses the next message for g: redeliveries, then ready key lanes, then the cursor. Returns
@@ -836,13 +959,13 @@ static dlv_t *group_next(engine_t *e, group_t *g)
         dlv_t *d = list_entry(g->retry.next, dlv_t, link);
         if (!msg_expired(e, d->msg))
             return d;
-        msg_drop(e, q, d->msg, &q->expired);
+        msg_drop(e, q, d->msg, &q->expired, ENGINE_DROP_EXPIRED, false);
     }
     while (!list_empty(&g->ready_lanes)) {
         lane_t *l = list_entry(g->ready_lanes.next, lane_t, ready_link);
         dlv_t *d = list_entry(l->waiting.next, dlv_t, link);
         if (msg_expired(e, d->msg)) {
-            msg_drop(e, q, d->msg, &q->expired); /* may free the lane */
+            msg_drop(e, q, d->msg, &q->expired, ENGINE_DROP_EXPIRED, false); /* may free the lane */
             continue;
         }
         dlv_leave_state(e, d); /* KEYWAIT -> in progress */
@@ -861,20 +984,31 @@ static dlv_t *group_next(engine_t *e, group_t *g)
             continue;
         }
         if (msg_expired(e, m)) { /* its timer has not run yet: drop it now, never deliver it */
-            msg_drop(e, q, m, &q->expired);
+            msg_drop(e, q, m, &q->expired, ENGINE_DROP_EXPIRED, false);
             continue;
         }
+        ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
         g->cursor++;
-        if (m->key_len == 0)
-            return dlv_new(g, m, NULL, DLV_RETRY);
-        lane_t *l = lane_get(g, m);
-        if (l->inflight >= lane_limit(g) || !list_empty(&l->waiting)) {
-            dlv_t *d = dlv_new(g, m, l, DLV_KEYWAIT);
+        if (a && a->finished) { /* done before a restart, out of order */
+            ahead_free(a);
+            continue;
+        }
+        dlv_t *d;
+        lane_t *l = m->key_len ? lane_get(g, m) : NULL;
+        if (l && (l->inflight >= lane_limit(g) || !list_empty(&l->waiting))) {
+            d = dlv_new(g, m, l, DLV_KEYWAIT);
             list_push(&l->waiting, &d->link);
             l->nwaiting++;
-            continue;
+        } else {
+            d = dlv_new(g, m, l, DLV_RETRY);
         }
-        return dlv_new(g, m, l, DLV_RETRY);
+        if (a) { /* it failed before a restart: keep its attempts, history and delay */
+            dlv_adopt(e, d, a);
+            if (d->state == DLV_DELAYED)
+                continue;
+        }
+        if (d->state != DLV_KEYWAIT)
+            return d;
     }
     return NULL;
 }
@@ -978,11 +1112,14 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
     msg_t *dm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
     msg_attrs_cleanup(&b);
     q->dead_lettered++;
+    /* The dead letter is published before the source lets go of the message, here and in the
+     * journal (after_move), so a crash between the two duplicates it rather than losing it. */
+    queue_append(e, dq, dm, 0, 0, NULL, 0);
+    JOURNAL(e, q, finish, g->gid, m->id, true);
     msg_ref(m);
     dlv_free(e, d);
     group_finish(e, g, m);
     msg_unref(m);
-    queue_append(e, dq, dm, 0, 0);
     return true;
 }
 
@@ -995,6 +1132,8 @@ static void dlv_fail(engine_t *e, dlv_t *d, int event, const char *error, int64_
     if (q->set.max_attempts && d->attempts >= q->set.max_attempts && q->set.dlq[0] &&
         dlv_dead_letter(e, d, event))
         return;
+    JOURNAL(e, q, fail, d->g->gid, d->msg->id, d->attempts, delay > 0 ? e->now + delay : 0, e->now,
+            event, error);
     if (delay > 0) {
         dlv_leave_state(e, d);
         d->state = DLV_DELAYED;
@@ -1063,6 +1202,7 @@ void engine_free(engine_t *e)
         return;
     queue_t *q;
     uint32_t pos = 0;
+    e->journaling = false; /* freeing memory is not a change of state */
     while ((q = hmap_next(&e->queues, &pos)) != NULL) {
         queue_destroy(e, q);
         pos = 0;
@@ -1103,7 +1243,7 @@ int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n
                 continue;
             }
         }
-        p->id = queue_append(e, q, p->msg, p->deliver_at, p->ttl_ms);
+        p->id = queue_append(e, q, p->msg, p->deliver_at, p->ttl_ms, p->idem_key, p->idem_len);
         if (p->idem_key && q->set.dedup_ms > 0) {
             size_t len = p->idem_len > ENGINE_IDEM_KEY_MAX ? ENGINE_IDEM_KEY_MAX : p->idem_len;
             idem_t *d = sl_malloc(sizeof *d + len);
@@ -1184,6 +1324,7 @@ int engine_ack(engine_t *e, const char *queue, const char *receipt)
     msg_t *m = msg_ref(d->msg);
     g->acked++;
     g->q->acked++;
+    JOURNAL(e, g->q, finish, g->gid, m->id, false);
     dlv_free(e, d);
     group_finish(e, g, m);
     msg_unref(m);
@@ -1352,7 +1493,15 @@ int engine_peek(engine_t *e, const char *queue, const char *group, uint64_t afte
         if (m == NULL || m->id <= after || !group_wants(g, m))
             continue;
         engine_peek_item_t it = {m, ENGINE_READY, 0, 0};
-        if (v >= g->cursor && m->key_len) {
+        ahead_t *a =
+            v >= g->cursor && g->ahead.len ? hmap_find(&g->ahead, &m->id, sizeof m->id) : NULL;
+        if (a) { /* restored: done out of order, or failed before */
+            it.state = a->finished              ? ENGINE_ACKED
+                       : a->visible_at > e->now ? ENGINE_RETRY_DELAY
+                                                : ENGINE_RETRY;
+            it.attempts = a->attempts;
+            it.until = a->visible_at > e->now ? a->visible_at : 0;
+        } else if (v >= g->cursor && m->key_len) {
             /* not reached yet, but the cursor would park it behind its key */
             lane_t *l = hmap_find(&g->lanes, msg_key(m), m->key_len);
             if (l && (l->inflight >= lane_limit(g) || !list_empty(&l->waiting)))
@@ -1438,6 +1587,8 @@ int engine_queue_put(engine_t *e, const char *queue, const engine_settings_t *s,
             sl_free(ls);
         }
     }
+    if (mask) /* a creation was journaled by queue_get() */
+        journal_queue(e, q);
     queue_retain(e, q);
     queue_timers(e, q); /* a shorter max_age may apply at once */
     engine_flush(e);
@@ -1447,6 +1598,8 @@ int engine_queue_put(engine_t *e, const char *queue, const engine_settings_t *s,
 static void group_fill(group_t *g, pool_t *pool, engine_group_info_t *o)
 {
     o->name = pool_strndup(pool, g->name, strlen(g->name));
+    o->gid = g->gid;
+    o->start_id = g->start_id;
     o->lag = g->pending;
     o->in_flight = g->in_flight;
     o->ready = g->pending - g->in_flight - g->delayed - g->keywait;
@@ -1467,6 +1620,8 @@ static void queue_fill(queue_t *q, pool_t *pool, engine_queue_info_t *o, bool gr
     memset(o, 0, sizeof *o);
     o->name = pool_strndup(pool, q->name, strlen(q->name));
     o->settings = q->set;
+    o->dlq_auto = q->dlq_auto;
+    o->last_id = q->last_id;
     o->messages = q->messages;
     o->bytes = q->bytes;
     o->delayed = q->delayed;
@@ -1521,6 +1676,7 @@ int engine_queue_delete(engine_t *e, const char *queue)
     if (q == NULL)
         return SL_ENOQUEUE;
     engine_begin(e);
+    JOURNAL(e, q, queue_delete, q->name);
     queue_destroy(e, q);
     engine_flush(e);
     return 0;
@@ -1533,10 +1689,11 @@ int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count)
         return SL_ENOQUEUE;
     engine_begin(e);
     *count = q->messages;
+    JOURNAL(e, q, purge, q->last_id);
     for (uint64_t v = q->base, end = q->end; v < end; v++) {
         msg_t *m = ring_get(q, v);
         if (m)
-            msg_drop(e, q, m, NULL);
+            msg_drop(e, q, m, NULL, -1, false);
     }
     heap_node_t *n;
     while ((n = heap_top(&q->delayq)) != NULL)
@@ -1584,6 +1741,7 @@ int engine_group_delete(engine_t *e, const char *queue, const char *group)
     if (strcmp(g->name, ENGINE_DEFAULT_GROUP) == 0)
         return SL_ECONFLICT;
     engine_begin(e);
+    JOURNAL(e, q, group_delete, g->gid);
     group_destroy(e, g, SL_ENOGROUP);
     engine_flush(e);
     return 0;
@@ -1650,10 +1808,10 @@ int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n
         msg_t *nm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
         msg_attrs_cleanup(&b);
         nm->only_group = og ? og->gid : 0;
-        queue_append(e, oq, nm, 0, 0);
+        queue_append(e, oq, nm, 0, 0, NULL, 0);
         if (ids)
             found[k] = true;
-        msg_drop(e, src, m, NULL);
+        msg_drop(e, src, m, NULL, ENGINE_DROP_MOVED, true);
         (*moved)++;
     }
     for (size_t k = 0; ids && k < n; k++)
@@ -1662,6 +1820,308 @@ int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n
     sl_free(found);
     engine_flush(e);
     return err;
+}
+
+/* ---------------------------------------------------------------- restore and export */
+
+void engine_set_journal(engine_t *e, const engine_journal_t *j)
+{
+    if (j)
+        e->jn = *j;
+    e->journaling = j != NULL;
+}
+
+int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info_t *info)
+{
+    if (!engine_name_valid(queue, strlen(queue)))
+        return SL_ENAME;
+    engine_begin(e);
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL) {
+        q = sl_calloc(1, sizeof *q);
+        q->name = sl_strdup(queue);
+        heap_init(&q->delayq);
+        heap_init(&q->ttlq);
+        heap_node_init(&q->tmr, TK_QUEUE);
+        hmap_init(&q->group_map, eq_name_group);
+        hmap_init(&q->idem, eq_idem);
+        list_init(&q->idem_fifo);
+        q->next_gid = 1;
+        q->base = q->end = 1;
+        hmap_add(&e->queues, q->name, strlen(q->name), q);
+    }
+    q->set = info->settings;
+    q->dlq_auto = info->dlq_auto;
+    if (q->dlq_auto)
+        settings_default_dlq(&q->set, q->name);
+    q->created_at = info->created_at;
+    if (info->last_id > q->last_id)
+        q->last_id = info->last_id;
+    q->published = info->published;
+    q->acked = info->acked;
+    q->expired = info->expired;
+    q->dropped = info->dropped;
+    q->dead_lettered = info->dead_lettered;
+    return 0;
+}
+
+int engine_restore_group(engine_t *e, const char *queue, const char *group, uint32_t gid,
+                         uint64_t start_id, int64_t created_at)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    if (!engine_name_valid(group, strlen(group)))
+        return SL_ENAME;
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        if (q->groups[i]->gid == gid)
+            return 0;
+    if (group_find(q, group))
+        return 0; /* a name reused after a delete whose record was lost: keep the first */
+    engine_begin(e);
+    bool journaling = e->journaling;
+    e->journaling = false;
+    group_t *g = group_create(e, q, group, false);
+    e->journaling = journaling;
+    /* group_create numbered it and counted the messages so far as its own: put its identity
+     * and start back as they were */
+    g->gid = gid;
+    if (q->next_gid <= gid)
+        q->next_gid = gid + 1;
+    g->start_id = start_id;
+    g->created_at = created_at;
+    for (uint64_t v = q->base; v < q->end; v++) {
+        msg_t *m = ring_get(q, v);
+        if (m && m->only_group == 0 && m->id < start_id) {
+            m->pending--;
+            g->pending--;
+        }
+    }
+    return 0;
+}
+
+void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid)
+{
+    queue_t *q = queue_find(e, queue);
+    for (uint32_t i = 0; q && i < q->ngroups; i++) {
+        if (q->groups[i]->gid == gid) {
+            bool journaling = e->journaling;
+            e->journaling = false;
+            group_destroy(e, q->groups[i], SL_ENOGROUP);
+            e->journaling = journaling;
+            return;
+        }
+    }
+}
+
+/* Builds the failure-history ring of a restored state, indexed as dlv_record() indexes it. */
+static struct hist *hist_restore(const engine_gstate_t *st, uint8_t *nhist)
+{
+    *nhist = 0;
+    if (st->nfail == 0 || st->attempts == 0)
+        return NULL;
+    struct hist *h = sl_calloc(ENGINE_HISTORY_MAX, sizeof *h);
+    size_t n = st->nfail > st->attempts ? st->attempts : st->nfail;
+    for (size_t k = 0; k < n; k++) {
+        const engine_failure_t *f = &st->fail[st->nfail - n + k];
+        uint32_t attempt = st->attempts - (uint32_t)n + 1 + (uint32_t)k;
+        struct hist *x = &h[(attempt - 1) % ENGINE_HISTORY_MAX];
+        x->at = f->at;
+        x->event = (uint8_t)f->event;
+        snprintf(x->error, sizeof x->error, "%s", f->error ? f->error : "");
+    }
+    *nhist = (uint8_t)n;
+    return h;
+}
+
+int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t deliver_at,
+                           const engine_gstate_t *gs, size_t n)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL) {
+        msg_unref(m);
+        return SL_ENOQUEUE;
+    }
+    if (m->id <= q->restored_id) {
+        msg_unref(m);
+        return SL_ECONFLICT;
+    }
+    engine_begin(e);
+    q->restored_id = m->id;
+    if (m->id > q->last_id)
+        q->last_id = m->id;
+    m->flags = 0;
+    q->messages++;
+    q->bytes += m->len;
+    if (deliver_at > e->now) { /* not visible yet: no group can have seen it */
+        m->flags |= MSG_DELAYED;
+        q->delayed++;
+        heap_set(&q->delayq, &m->tmr, deliver_at);
+        queue_rearm(e, q);
+        return 0;
+    }
+    ring_push(q, m);
+    m->pending = 0;
+    for (uint32_t i = 0; i < q->ngroups; i++) {
+        group_t *g = q->groups[i];
+        if (!group_wants(g, m))
+            continue;
+        const engine_gstate_t *st = NULL;
+        for (size_t k = 0; k < n && !st; k++)
+            if (gs[k].gid == g->gid)
+                st = &gs[k];
+        /* The cursor moves over a contiguous run of messages the group is done with or that
+         * failed before; the first message it must still deliver stops it, and what follows
+         * that one waits in `ahead` until the cursor gets there. */
+        bool at_cursor = g->cursor == m->vseq && g->ahead.len == 0;
+        if (st && st->finished) {
+            if (at_cursor)
+                g->cursor++;
+            else
+                hmap_add(&g->ahead, &m->id, sizeof m->id, ahead_new(m->id, NULL));
+            continue;
+        }
+        m->pending++;
+        g->pending++;
+        if (st == NULL || st->attempts == 0)
+            continue;
+        ahead_t *a = ahead_new(m->id, st);
+        if (at_cursor) {
+            g->cursor++;
+            lane_t *l = m->key_len ? lane_get(g, m) : NULL;
+            dlv_t *d = dlv_new(g, m, l, DLV_RETRY);
+            dlv_adopt(e, d, a);
+            if (d->state == DLV_RETRY)
+                list_push(&g->retry, &d->link);
+        } else {
+            hmap_add(&g->ahead, &m->id, sizeof m->id, a);
+        }
+    }
+    if (m->pending == 0) { /* every group was done with it: its finish records came later */
+        msg_remove(e, q, m);
+        return 0;
+    }
+    if (m->expires_at)
+        heap_set(&q->ttlq, &m->tmr, m->expires_at);
+    queue_rearm(e, q);
+    return 0;
+}
+
+int engine_restore_idem(engine_t *e, const char *queue, const char *key, size_t len, uint64_t id,
+                        int64_t published_at)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    engine_begin(e);
+    if (len == 0 || len > ENGINE_IDEM_KEY_MAX || q->set.dedup_ms <= 0 ||
+        published_at + q->set.dedup_ms <= e->now)
+        return 0;
+    idem_t *d = hmap_remove(&q->idem, key, len);
+    if (d) {
+        list_remove(&d->link);
+        sl_free(d);
+    }
+    d = sl_malloc(sizeof *d + len);
+    d->expires = published_at + q->set.dedup_ms;
+    d->id = id;
+    d->len = (uint16_t)len;
+    memcpy(d->key, key, len);
+    list_push(&q->idem_fifo, &d->link);
+    hmap_add(&q->idem, d->key, len, d);
+    queue_rearm(e, q);
+    return 0;
+}
+
+void **engine_queue_jdata(engine_t *e, const char *queue)
+{
+    queue_t *q = queue_find(e, queue);
+    return q ? &q->jdata : NULL;
+}
+
+void engine_restore_done(engine_t *e, const char *queue)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL || group_find(q, ENGINE_DEFAULT_GROUP))
+        return;
+    engine_begin(e);
+    group_create(e, q, ENGINE_DEFAULT_GROUP, false);
+}
+
+/* The state of message m for group g, as engine_export reports it; false when g does not
+ * receive m. */
+static bool gstate_of(engine_t *e, group_t *g, msg_t *m, engine_gstate_t *st)
+{
+    memset(st, 0, sizeof *st);
+    st->gid = g->gid;
+    if (!group_wants(g, m))
+        return false;
+    const struct hist *hist = NULL;
+    uint8_t nhist = 0;
+    if (m->flags & MSG_DELAYED) {
+        return true; /* ready, never delivered */
+    } else if (m->vseq < g->cursor) {
+        dlv_t *d = hmap_find(&g->dlvs, &m->id, sizeof m->id);
+        if (d == NULL) {
+            st->finished = true;
+            return true;
+        }
+        /* a lease in progress is not durable state: it counts as the attempts before it */
+        st->attempts = d->state == DLV_LEASED ? d->attempts - 1 : d->attempts;
+        st->visible_at = d->state == DLV_DELAYED ? d->tmr.at : 0;
+        st->last_error = d->last_error;
+        hist = d->hist;
+        nhist = d->nhist;
+    } else {
+        ahead_t *a = g->ahead.len ? hmap_find(&g->ahead, &m->id, sizeof m->id) : NULL;
+        if (a == NULL)
+            return true;
+        st->finished = a->finished;
+        st->attempts = a->attempts;
+        st->visible_at = a->visible_at;
+        st->last_error = a->last_error;
+        hist = a->hist;
+        nhist = a->nhist;
+    }
+    (void)e;
+    if (st->attempts < nhist) /* the history of a lease in progress: not yet a failure */
+        nhist = (uint8_t)st->attempts;
+    for (unsigned k = 0; k < nhist; k++) {
+        uint32_t attempt = st->attempts - nhist + 1 + k;
+        const struct hist *h = &hist[(attempt - 1) % ENGINE_HISTORY_MAX];
+        st->fail[k].at = h->at;
+        st->fail[k].event = h->event;
+        st->fail[k].error = h->error;
+    }
+    st->nfail = nhist;
+    return true;
+}
+
+int engine_export(engine_t *e, const char *queue, uint64_t max_id,
+                  void (*fn)(void *ctx, const msg_t *m, int64_t deliver_at,
+                             const engine_gstate_t *gs, size_t n),
+                  void *ctx)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return SL_ENOQUEUE;
+    engine_gstate_t *gs = sl_malloc((q->ngroups ? q->ngroups : 1) * sizeof *gs);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t count = pass == 0 ? (size_t)(q->end - q->base) : q->delayq.len;
+        for (size_t i = 0; i < count; i++) {
+            msg_t *m =
+                pass == 0 ? ring_get(q, q->base + i) : SL_CONTAINER_OF(q->delayq.v[i], msg_t, tmr);
+            if (m == NULL || m->id > max_id)
+                continue;
+            size_t n = 0;
+            for (uint32_t k = 0; k < q->ngroups; k++)
+                if (gstate_of(e, q->groups[k], m, &gs[n]))
+                    n++;
+            fn(ctx, m, pass == 0 ? 0 : m->tmr.at, gs, n);
+        }
+    }
+    sl_free(gs);
+    return 0;
 }
 
 size_t engine_queue_count(const engine_t *e)

@@ -107,6 +107,8 @@ typedef struct engine_peek_item {
 
 typedef struct engine_group_info {
     const char *name;   /* in the pool */
+    uint32_t gid;       /* the group\'s number within its queue (in receipts and the log) */
+    uint64_t start_id;  /* messages with a smaller id are not this group\'s */
     uint64_t lag;       /* messages not yet acked by this group */
     uint64_t in_flight; /* leased now */
     uint64_t ready;     /* could be leased now */
@@ -119,6 +121,8 @@ typedef struct engine_group_info {
 typedef struct engine_queue_info {
     const char *name; /* in the pool */
     engine_settings_t settings;
+    bool dlq_auto;    /* the dead-letter queue is derived from the name */
+    uint64_t last_id; /* the last id handed out */
     uint64_t messages, bytes, delayed, in_flight;
     uint64_t published, acked, expired, dropped, dead_lettered;
     int64_t created_at;
@@ -136,6 +140,107 @@ typedef struct engine_waiter {
     void *data;   /* the caller's */
     void *group_; /* the engine's */
 } engine_waiter_t;
+
+/* ---------------------------------------------------------------- journal */
+
+/* Why messages were dropped for every group (DROP records). */
+enum engine_drop_reason { ENGINE_DROP_RETENTION = 0, ENGINE_DROP_EXPIRED, ENGINE_DROP_MOVED };
+
+/* Where the engine reports each durable change of its state, as it happens, for a storage
+ * backend that keeps a log. Every call states an absolute fact that the engine's state already
+ * reflects. qdata points to one slot per queue that the backend may use for its own state (NULL
+ * until it sets it; the engine never reads it). Any hook may be NULL. Hooks must not call back
+ * into the engine. */
+typedef struct engine_journal {
+    void *ctx;
+    /* The queue was created, or its settings changed (info has no groups). */
+    void (*queue)(void *ctx, void **qdata, const engine_queue_info_t *info);
+    /* The queue is being deleted; the backend releases what qdata holds. */
+    void (*queue_delete)(void *ctx, void **qdata, const char *queue);
+    void (*group)(void *ctx, void **qdata, const engine_group_info_t *g);
+    void (*group_delete)(void *ctx, void **qdata, uint32_t gid);
+    /* A message was stored; deliver_at is 0 when it is visible at once. */
+    void (*publish)(void *ctx, void **qdata, const msg_t *m, int64_t deliver_at, const char *idem,
+                    size_t idem_len);
+    /* Group gid is done with message id. after_move: the message was just published elsewhere
+     * (dead-lettered): the backend must not make this durable before that publish. */
+    void (*finish)(void *ctx, void **qdata, uint32_t gid, uint64_t id, bool after_move);
+    /* A delivery to group gid failed: the message has had `attempts` deliveries and is visible
+     * again at visible_at (0: at once). */
+    void (*fail)(void *ctx, void **qdata, uint32_t gid, uint64_t id, uint32_t attempts,
+                 int64_t visible_at, int64_t at, int event, const char *error);
+    /* Message id was removed for every group (enum engine_drop_reason); after_move as finish. */
+    void (*drop)(void *ctx, void **qdata, uint64_t id, int reason, bool after_move);
+    /* Every message with an id up to up_to was removed. */
+    void (*purge)(void *ctx, void **qdata, uint64_t up_to);
+    /* Message id left the queue, for whatever reason (no log record: for space accounting). */
+    void (*gone)(void *ctx, void **qdata, uint64_t id);
+} engine_journal_t;
+
+/* Starts reporting changes to j (copied), or stops when j is NULL. */
+void engine_set_journal(engine_t *e, const engine_journal_t *j);
+
+/* ---------------------------------------------------------------- restore and export */
+
+/* One failed delivery, as kept for the dead-letter history. */
+typedef struct engine_failure {
+    int64_t at;
+    int event;         /* 0 lease expired, 1 released */
+    const char *error; /* "" when none; borrowed */
+} engine_failure_t;
+
+/* Where one message stands for one group. A group without an entry has it ready, never
+ * delivered. */
+typedef struct engine_gstate {
+    uint32_t gid;
+    bool finished;
+    uint32_t attempts;      /* deliveries that failed so far */
+    int64_t visible_at;     /* 0: visible at once */
+    const char *last_error; /* NULL when none; borrowed */
+    size_t nfail;
+    engine_failure_t fail[ENGINE_HISTORY_MAX]; /* the newest failures, oldest first */
+} engine_gstate_t;
+
+/* Restoring from a log. These rebuild state without reporting it to the journal: a queue first
+ * (created without groups, or updated), then its groups, then its messages in increasing id
+ * order, then engine_restore_done(). Strings are copied. */
+
+/* Creates queue, or updates its settings, counters and creation time; its last id is never
+ * lowered. Returns 0 or SL_ENAME. */
+int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info_t *info);
+
+/* Creates group gid of queue unless it exists. Returns 0, SL_ENOQUEUE or SL_ENAME. */
+int engine_restore_group(engine_t *e, const char *queue, const char *group, uint32_t gid,
+                         uint64_t start_id, int64_t created_at);
+
+/* Deletes group gid of queue if it exists. */
+void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid);
+
+/* Adds message m (id, published_at, expires_at and only_group set by the caller; the reference is
+ * taken) with its state in the groups gs[0..n). Returns 0, SL_ENOQUEUE, or SL_ECONFLICT when its
+ * id is not above every id restored before (m is then released). */
+int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t deliver_at,
+                           const engine_gstate_t *gs, size_t n);
+
+/* Remembers idempotency key[0..len) of message id, published at published_at, if it is still
+ * within the queue's dedup window. Keys come in publish order. Returns 0 or SL_ENOQUEUE. */
+int engine_restore_idem(engine_t *e, const char *queue, const char *key, size_t len, uint64_t id,
+                        int64_t published_at);
+
+/* Returns the journal slot of queue (the qdata its hooks receive), or NULL when there is no such
+ * queue: a backend sets it for queues it restored. */
+void **engine_queue_jdata(engine_t *e, const char *queue);
+
+/* Ends the restore of queue: gives it its default group if the log had none. */
+void engine_restore_done(engine_t *e, const char *queue);
+
+/* Calls fn for every message of queue with an id up to max_id, with its state in each group that
+ * receives it (gs valid during the call), in no particular order. For compaction. Returns 0 or
+ * SL_ENOQUEUE. */
+int engine_export(engine_t *e, const char *queue, uint64_t max_id,
+                  void (*fn)(void *ctx, const msg_t *m, int64_t deliver_at,
+                             const engine_gstate_t *gs, size_t n),
+                  void *ctx);
 
 /* Returns a new engine, or NULL when cfg is invalid (max_in_flight_per_key 0). Free with
  * engine_free(). */

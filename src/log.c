@@ -86,6 +86,41 @@ static void log_timestamp(char *buf, size_t size)
     snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* Writes one JSON line. The message may quote bytes from a client or a file that are not
+ * UTF-8, or have been cut inside a character: those bytes become '?', because jansson refuses
+ * invalid UTF-8 and a log line must not be lost. The line is built whole, however long the
+ * escaping makes it, and written with one write(2). */
+static void log_json(int level, const char *ts, char *msg, const char *file, int line)
+{
+    json_t *m = json_string(msg);
+    if (m == NULL) {
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+        m = json_string(msg);
+    }
+    json_t *o = json_pack("{s:s,s:s,s:o*}", "ts", ts, "level", log_names[level], "msg", m);
+    if (o == NULL)
+        return;
+    if (level == LOG_DEBUG)
+        json_object_set_new(o, "src", json_sprintf("%s:%d", file, line));
+    char small[4096];
+    size_t n = json_dumpb(o, small, sizeof small - 1, JSON_COMPACT);
+    char *out = small;
+    if (n >= sizeof small - 1) {
+        out = malloc(n + 1);
+        if (out)
+            json_dumpb(o, out, n, JSON_COMPACT);
+    }
+    json_decref(o);
+    if (out == NULL)
+        return;
+    out[n] = '\n';
+    ssize_t w SL_UNUSED = write(log_fd, out, n + 1);
+    if (out != small)
+        free(out);
+}
+
 void log_write(int level, int with_errno, const char *file, int line, const char *fmt, ...)
 {
     int saved_errno = errno;
@@ -107,13 +142,9 @@ void log_write(int level, int with_errno, const char *file, int line, const char
     log_timestamp(ts, sizeof ts);
 
     if (log_format_current == LOG_JSON) {
-        json_t *o = json_pack("{s:s,s:s,s:s}", "ts", ts, "level", log_names[level], "msg", msg);
-        if (level == LOG_DEBUG && o)
-            json_object_set_new(o, "src", json_sprintf("%s:%d", file, line));
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        n = snprintf(out, sizeof out, "%s\n", s ? s : "{}");
-        free(s);
-        json_decref(o);
+        log_json(level, ts, msg, file, line);
+        errno = saved_errno;
+        return;
     } else if (level == LOG_DEBUG) {
         n = snprintf(out, sizeof out, "%s %s %s (%s:%d)\n", ts, log_names_upper[level], msg, file,
                      line);

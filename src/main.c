@@ -84,6 +84,9 @@ static int server_run(server_t *s)
     store_config_t sc = {
         .name = c->storage,
         .data_dir = c->data_dir,
+        .fsync = c->fsync,
+        .fsync_interval_ms = c->fsync_interval_ms,
+        .segment_bytes = c->segment_bytes,
         .engine = {.defaults = {.visibility_ms = c->visibility_timeout_ms,
                                 .max_attempts = (uint32_t)c->max_attempts,
                                 .max_in_flight_per_key = (uint32_t)c->max_in_flight_per_key,

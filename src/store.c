@@ -11,9 +11,9 @@
 
 #include "log.h"
 
-static const struct store_ops *const store_backends[] = {&store_mem_ops};
-static const char *const store_backend_names[] = {"memory", NULL};
-static const char *const store_planned[] = {"file", "postgres", "mysql"};
+static const struct store_ops *const store_backends[] = {&store_mem_ops, &store_file_ops};
+static const char *const store_backend_names[] = {"memory", "file", NULL};
+static const char *const store_planned[] = {"postgres", "mysql"};
 
 int store_open(const store_config_t *cfg, uv_loop_t *loop, store_t **out)
 {

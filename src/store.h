@@ -119,6 +119,9 @@ struct store_req {
 typedef struct store_config {
     const char *name;     /* "memory", ... */
     const char *data_dir; /* for durable backends */
+    const char *fsync;    /* file: "always", "interval" or "never" */
+    int64_t fsync_interval_ms;
+    uint64_t segment_bytes;
     engine_config_t engine;
 } store_config_t;
 
@@ -142,6 +145,7 @@ struct store_ops {
 
 /* The backends, registered by name in store.c. */
 extern const struct store_ops store_mem_ops;
+extern const struct store_ops store_file_ops;
 
 /* Every backend's handle begins with this. */
 struct store {

@@ -1,0 +1,1832 @@
+/*
+ * store_file.c — the `file` backend: the queue engine in memory, made durable by an append-only
+ * log per queue, written with group commit on a thread of its own.
+ *
+ * Design
+ * ======
+ * State lives in the engine, as with `memory`; the log is how it survives a restart. The engine
+ * reports every durable change through its journal hooks; each hook encodes one record (qlog.c)
+ * into the queue's pending buffer. Nothing here blocks the event loop: once per loop iteration
+ * (a uv_prepare, i.e. after every event of that iteration was handled) the pending buffers of all
+ * queues become one *batch*, handed to the storage thread, which writes each queue's records to
+ * its active segment and, under fsync = always, fdatasyncs every file it wrote. That is group
+ * commit: however many publishes arrived while the previous batch was being synced share the next
+ * fdatasync. A request that changed state waits until the batch holding its records is written
+ * (fsync = interval or never: "stored": "os") or synced (always: "fsync"), then it is answered.
+ *
+ * Ordering. Batches are written strictly one after the other, so the log's order is the order
+ * of the changes. A record that must not become durable before another one in a different queue
+ * (the source side of a dead-letter move or a redrive, whose publish went to the other queue) is
+ * held back until the batch after that publish's: a crash in between duplicates a message, never
+ * loses one.
+ *
+ * Segments. A queue's log is a run of segment files. Each begins with a checkpoint (the queue's
+ * settings and counters, and its groups), so any suffix of the run is a complete log. When the
+ * active segment passes segment_bytes, the next records start a new one. A message belongs to
+ * the segment its publish record is in; segments keep a count of their live messages, and a
+ * prefix of segments whose messages are all gone is deleted. When old segments are pinned by a
+ * few live messages, they are compacted: the live messages' current state is written as records
+ * to a new file that atomically replaces the last of them (rename), and the others are deleted.
+ * Every record states an absolute fact, so replaying the old segments before the compacted one,
+ * or records written after the compaction's snapshot again, changes nothing.
+ *
+ * Failure. A write or fdatasync that fails (disk full, I/O error) fails its whole batch: every
+ * file of the batch is cut back to its size before it (so no half-written record stays), the
+ * requests waiting on it get 503 storage_unavailable, and the store turns *degraded*: requests
+ * that would change state are refused at once, reads and leases go on, and the failed batch is
+ * retried every half second until it goes through, which ends the degraded state by itself.
+ * What a failed request did in memory stays (it will be written by the retry): a publish answered
+ * 503 may still be delivered — at least once — but one answered 201 is never lost.
+ *
+ * Recovery. At start every segment is scanned: checksums verified, a torn tail at the end of
+ * the last segment cut off, damage elsewhere reported (file, offset, length: in the log and in
+ * the queue's info) with every readable record kept. The records are folded into a per-queue
+ * picture (settings, groups, and per message its state in each group), which is then restored
+ * into the engine in id order. Leases held at the crash are not in the log: those messages come
+ * back visible, with the attempts counted by earlier failures only.
+ *
+ * Alternatives rejected:
+ * - One log for all queues: simpler to sync, but GMQ's "one file per queue" is what operators
+ *   expect to find, a queue's space can then be freed by deleting its files, and compaction
+ *   stays per queue.
+ * - Making a message visible only once durable: safer on a failing disk, but adds an fsync to
+ *   every delivery's latency; failures are rare and at-least-once covers them.
+ * - Snapshots of the whole state: a queue's live messages are already the only thing a
+ *   compacted segment holds, and only old segments need it.
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dur.h"
+#include "err.h"
+#include "fault.h"
+#include "hmap.h"
+#include "list.h"
+#include "log.h"
+#include "mem.h"
+#include "qlog.h"
+#include "store_eng.h"
+
+#define FILE_RETRY_MS 500
+#define FILE_NONE ((size_t)-1)
+
+typedef struct store_file store_file_t;
+
+/* One segment, as the loop sees it. */
+typedef struct fseg {
+    uint64_t seq;
+    uint64_t last_id;   /* the highest message id published in it (or before it) */
+    uint64_t published; /* messages published in it */
+    uint64_t live;      /* of those, still in the queue */
+    uint64_t bytes;
+} fseg_t;
+
+/* A damaged range found at start, reported in the queue's info. */
+typedef struct fdamage {
+    uint64_t seq;
+    uint64_t offset, len;
+} fdamage_t;
+
+/* A queue's log. */
+typedef struct fq {
+    list_t link;       /* the store's queues */
+    list_t dirty_link; /* linked while it has something for the next batch */
+    store_file_t *s;
+    char name[ENGINE_NAME_MAX + 1];
+    char *dir;
+    fseg_t *segs; /* oldest first; the last is the active one */
+    size_t nsegs, segcap;
+    qlog_buf_t buf;       /* records for the next batch */
+    size_t rotate_at;     /* offset in buf where a new segment starts, or FILE_NONE */
+    qlog_buf_t later;     /* records held back until the batch after `later_after` */
+    uint64_t later_after; /* the batch that holds what they depend on */
+    uint64_t *unlink;     /* segments to delete with the next batch */
+    size_t nunlink, unlinkcap;
+    bool fresh;   /* its directory and first segment are still to be made */
+    bool deleted; /* deleted: its files go with the next batch */
+    fdamage_t *damage;
+    size_t ndamage;
+    uint32_t refs; /* the store's list + batches holding it */
+    /* owned by the storage thread once started */
+    int fd;
+    uint64_t fd_seq;
+    off_t fd_size;
+} fq_t;
+
+/* One queue's part of a batch. */
+typedef struct fjob {
+    fq_t *q;
+    qlog_buf_t data;
+    size_t rotate_at; /* FILE_NONE, or where a new segment starts in data */
+    uint64_t new_seq;
+    bool create, remove;
+    qlog_buf_t compact; /* a compacted segment replacing segment compact_seq, or empty */
+    uint64_t compact_seq;
+    uint64_t *unlink;
+    size_t nunlink;
+    /* undo information, kept by the thread */
+    int old_fd;
+    uint64_t old_seq;
+    off_t old_size;
+    bool opened_new;
+} fjob_t;
+
+typedef struct fbatch {
+    uint64_t seq;
+    fjob_t *jobs;
+    size_t njobs;
+    bool sync;
+    int err; /* errno of the first failure, 0 when it all went through */
+} fbatch_t;
+
+/* A request waiting for its batch. */
+typedef struct fwait {
+    list_t link;
+    store_req_t *req;
+    uint64_t batch;
+} fwait_t;
+
+enum fsync_policy { FSYNC_ALWAYS, FSYNC_INTERVAL, FSYNC_NEVER };
+
+struct store_file {
+    store_t base;
+    store_eng_t se;
+    store_config_t cfg;
+    engine_t *engine; /* se.engine */
+    uv_loop_t *loop;
+    char *dir;
+    int lock_fd;
+    int policy;
+    int64_t interval_ms;
+    uint64_t segment_bytes;
+    uv_prepare_t flush;  /* builds a batch once per loop iteration */
+    uv_timer_t retry;    /* retries a failed batch */
+    uv_timer_t interval; /* fsync = interval */
+    uv_async_t done;     /* the thread finished a batch */
+    list_t queues, dirty;
+    hmap_t qmap;          /* name -> fq (live queues only) */
+    list_t waits;         /* fwait_t, in batch order */
+    uint64_t appended;    /* records appended so far (to tell ops that logged nothing) */
+    uint64_t op_appended; /* `appended` when the request being served began */
+    uint64_t open_seq;    /* the batch records go into now */
+    uint64_t written_seq, synced_seq;
+    fbatch_t *inflight; /* handed to the thread */
+    fbatch_t *failed;   /* to retry */
+    bool degraded;
+    bool unsynced; /* written since the last fdatasync (interval policy) */
+    /* the thread */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fbatch_t *todo; /* set by the loop, taken by the thread */
+    bool stop;
+    int closing_handles;
+};
+
+static int eq_fq(const void *val, const void *key, size_t len)
+{
+    const fq_t *q = val;
+    return strlen(q->name) == len && memcmp(q->name, key, len) == 0;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = sl_malloc(la + lb + 2);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+static char *seg_path(const fq_t *q, uint64_t seq, const char *suffix)
+{
+    char name[48];
+    snprintf(name, sizeof name, "%016llx.seg%s", (unsigned long long)seq, suffix);
+    return path_join(q->dir, name);
+}
+
+/* ---------------------------------------------------------------- queues' logs (loop side) */
+
+static fq_t *fq_new(store_file_t *s, const char *name)
+{
+    fq_t *q = sl_calloc(1, sizeof *q);
+    q->s = s;
+    snprintf(q->name, sizeof q->name, "%s", name);
+    char *queues = path_join(s->dir, "queues");
+    q->dir = path_join(queues, name);
+    sl_free(queues);
+    qlog_buf_init(&q->buf);
+    qlog_buf_init(&q->later);
+    q->rotate_at = FILE_NONE;
+    q->fd = -1;
+    q->refs = 1;
+    list_init(&q->dirty_link);
+    list_push(&s->queues, &q->link);
+    hmap_add(&s->qmap, q->name, strlen(q->name), q);
+    return q;
+}
+
+static void fq_unref(fq_t *q)
+{
+    if (q == NULL || --q->refs > 0)
+        return;
+    qlog_buf_cleanup(&q->buf);
+    qlog_buf_cleanup(&q->later);
+    sl_free(q->segs);
+    sl_free(q->unlink);
+    sl_free(q->damage);
+    sl_free(q->dir);
+    sl_free(q);
+}
+
+static fseg_t *seg_push(fq_t *q, uint64_t seq)
+{
+    if (q->nsegs == q->segcap) {
+        q->segcap = q->segcap ? q->segcap * 2 : 8;
+        q->segs = sl_realloc(q->segs, q->segcap * sizeof *q->segs);
+    }
+    fseg_t *g = &q->segs[q->nsegs++];
+    memset(g, 0, sizeof *g);
+    g->seq = seq;
+    g->last_id = q->nsegs > 1 ? q->segs[q->nsegs - 2].last_id : 0;
+    return g;
+}
+
+static void mark_dirty(fq_t *q)
+{
+    if (!list_linked(&q->dirty_link))
+        list_push(&q->s->dirty, &q->dirty_link);
+}
+
+/* The fq of a journal hook; NULL for a queue being deleted (its gone() calls come after). */
+static fq_t *fq_of(store_file_t *s, void **qdata)
+{
+    (void)s;
+    return *qdata;
+}
+
+/* The buffer a record goes to: `later` for records that must follow a publish elsewhere. */
+static qlog_buf_t *rec_buf(fq_t *q, bool after_move)
+{
+    store_file_t *s = q->s;
+    s->appended++;
+    mark_dirty(q);
+    if (!after_move)
+        return &q->buf;
+    q->later_after = s->open_seq;
+    return &q->later;
+}
+
+static void j_queue(void *ctx, void **qdata, const engine_queue_info_t *info)
+{
+    store_file_t *s = ctx;
+    fq_t *q = fq_of(s, qdata);
+    if (q == NULL) { /* a new queue: its checkpoint goes at the head of its first segment */
+        q = fq_new(s, info->name);
+        *qdata = q;
+        q->fresh = true;
+        seg_push(q, 1);
+        s->appended++;
+        mark_dirty(q);
+        return;
+    }
+    qlog_queue_t r = {.created_at = info->created_at,
+                      .last_id = info->last_id,
+                      .settings = info->settings,
+                      .dlq_auto = info->dlq_auto,
+                      .published = info->published,
+                      .acked = info->acked,
+                      .expired = info->expired,
+                      .dropped = info->dropped,
+                      .dead_lettered = info->dead_lettered};
+    qlog_put_queue(rec_buf(q, false), &r);
+}
+
+static void j_queue_delete(void *ctx, void **qdata, const char *name)
+{
+    store_file_t *s = ctx;
+    fq_t *q = fq_of(s, qdata);
+    (void)name;
+    if (q == NULL)
+        return;
+    hmap_remove(&s->qmap, q->name, strlen(q->name));
+    q->deleted = true;
+    qlog_buf_reset(&q->buf);
+    qlog_buf_reset(&q->later);
+    s->appended++;
+    mark_dirty(q);
+    *qdata = NULL; /* the gone() calls of its messages that follow find nothing */
+}
+
+static void j_group(void *ctx, void **qdata, const engine_group_info_t *g)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q == NULL || q->fresh) /* a fresh queue's checkpoint will list it */
+        return;
+    qlog_group_t r = {g->gid, g->start_id, g->created_at, g->name, strlen(g->name)};
+    qlog_put_group(rec_buf(q, false), &r);
+}
+
+static void j_group_delete(void *ctx, void **qdata, uint32_t gid)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q)
+        qlog_put_group_del(rec_buf(q, false), gid);
+}
+
+static void j_publish(void *ctx, void **qdata, const msg_t *m, int64_t deliver_at, const char *idem,
+                      size_t idem_len)
+{
+    store_file_t *s = ctx;
+    fq_t *q = fq_of(s, qdata);
+    if (q == NULL)
+        return;
+    fseg_t *seg = &q->segs[q->nsegs - 1];
+    if (q->rotate_at == FILE_NONE && !q->fresh && seg->bytes + q->buf.len >= s->segment_bytes &&
+        seg->published > 0) {
+        /* start a new segment with this record; its header and checkpoint go in at the flush */
+        q->rotate_at = q->buf.len;
+        seg = seg_push(q, seg->seq + 1);
+    }
+    qlog_publish_t p = {.id = m->id,
+                        .published_at = m->published_at,
+                        .deliver_at = deliver_at,
+                        .expires_at = m->expires_at,
+                        .only_group = m->only_group,
+                        .key = msg_key(m),
+                        .key_len = m->key_len,
+                        .idem = idem,
+                        .idem_len = idem ? idem_len : 0,
+                        .attrs = msg_attrs(m),
+                        .attrs_len = m->attrs_len,
+                        .body = msg_body((msg_t *)m),
+                        .body_len = m->len};
+    qlog_put_publish(rec_buf(q, false), &p);
+    seg->published++;
+    seg->live++;
+    seg->last_id = m->id;
+}
+
+static void j_finish(void *ctx, void **qdata, uint32_t gid, uint64_t id, bool after_move)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q == NULL)
+        return;
+    qlog_ids_t ids = {.gid = gid, .n = 1};
+    qlog_put_ids(rec_buf(q, after_move), QLOG_FINISH, &ids, &id);
+}
+
+static void j_fail(void *ctx, void **qdata, uint32_t gid, uint64_t id, uint32_t attempts,
+                   int64_t visible_at, int64_t at, int event, const char *error)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q == NULL)
+        return;
+    qlog_fail_t f = {gid,
+                     id,
+                     attempts,
+                     visible_at,
+                     at,
+                     (uint8_t)event,
+                     error ? error : "",
+                     error ? strlen(error) : 0};
+    qlog_put_fail(rec_buf(q, false), &f);
+}
+
+static void j_drop(void *ctx, void **qdata, uint64_t id, int reason, bool after_move)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q == NULL)
+        return;
+    qlog_ids_t ids = {.reason = (uint8_t)reason, .n = 1};
+    qlog_put_ids(rec_buf(q, after_move), QLOG_DROP, &ids, &id);
+}
+
+static void j_purge(void *ctx, void **qdata, uint64_t up_to)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q)
+        qlog_put_purge(rec_buf(q, false), up_to);
+}
+
+/* Segments whose messages are all gone are deleted, oldest first (a segment's records only
+ * concern messages of itself and of segments before it, so only a prefix can go). */
+static void drop_dead_segments(fq_t *q)
+{
+    size_t n = 0;
+    while (n + 1 < q->nsegs && q->segs[n].live == 0)
+        n++;
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (q->nunlink == q->unlinkcap) {
+            q->unlinkcap = q->unlinkcap ? q->unlinkcap * 2 : 8;
+            q->unlink = sl_realloc(q->unlink, q->unlinkcap * sizeof *q->unlink);
+        }
+        q->unlink[q->nunlink++] = q->segs[i].seq;
+    }
+    memmove(q->segs, q->segs + n, (q->nsegs - n) * sizeof *q->segs);
+    q->nsegs -= n;
+    mark_dirty(q);
+}
+
+static void j_gone(void *ctx, void **qdata, uint64_t id)
+{
+    fq_t *q = fq_of(ctx, qdata);
+    if (q == NULL)
+        return;
+    /* the segment holding it: the first whose last id reaches it */
+    size_t lo = 0, hi = q->nsegs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (q->segs[mid].last_id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == q->nsegs || q->segs[lo].live == 0)
+        return;
+    q->segs[lo].live--;
+    if (lo == 0 && q->segs[0].live == 0)
+        drop_dead_segments(q);
+}
+
+/* ---------------------------------------------------------------- batches (loop side) */
+
+/* Appends the checkpoint of queue q (settings, counters, groups) to b. */
+static void put_checkpoint(store_file_t *s, fq_t *q, qlog_buf_t *b)
+{
+    pool_t pool;
+    engine_queue_info_t info;
+    pool_init(&pool);
+    if (engine_queue_info(s->engine, q->name, &pool, &info) == 0) {
+        qlog_queue_t r = {.created_at = info.created_at,
+                          .last_id = info.last_id,
+                          .settings = info.settings,
+                          .dlq_auto = info.dlq_auto,
+                          .published = info.published,
+                          .acked = info.acked,
+                          .expired = info.expired,
+                          .dropped = info.dropped,
+                          .dead_lettered = info.dead_lettered};
+        qlog_put_queue(b, &r);
+        for (size_t i = 0; i < info.ngroups; i++) {
+            const engine_group_info_t *g = &info.groups[i];
+            qlog_group_t gr = {g->gid, g->start_id, g->created_at, g->name, strlen(g->name)};
+            qlog_put_group(b, &gr);
+        }
+    }
+    pool_cleanup(&pool);
+}
+
+/* engine_export callback: one live message as records of a compacted segment. */
+static void export_one(void *ctx, const msg_t *m, int64_t deliver_at, const engine_gstate_t *gs,
+                       size_t n)
+{
+    qlog_buf_t *b = ctx;
+    qlog_publish_t p = {.id = m->id,
+                        .published_at = m->published_at,
+                        .deliver_at = deliver_at,
+                        .expires_at = m->expires_at,
+                        .only_group = m->only_group,
+                        .key = msg_key(m),
+                        .key_len = m->key_len,
+                        .attrs = msg_attrs(m),
+                        .attrs_len = m->attrs_len,
+                        .body = msg_body((msg_t *)m),
+                        .body_len = m->len};
+    qlog_put_publish(b, &p);
+    for (size_t i = 0; i < n; i++) {
+        const engine_gstate_t *st = &gs[i];
+        if (st->finished) {
+            qlog_ids_t ids = {.gid = st->gid, .n = 1};
+            qlog_put_ids(b, QLOG_FINISH, &ids, &m->id);
+            continue;
+        }
+        /* one FAIL record per remembered failure, so the dead-letter history comes back */
+        for (size_t k = 0; k < st->nfail; k++) {
+            const engine_failure_t *f = &st->fail[k];
+            bool last = k + 1 == st->nfail;
+            const char *err = last && st->last_error ? st->last_error : f->error;
+            qlog_fail_t fr = {st->gid,
+                              m->id,
+                              st->attempts - (uint32_t)(st->nfail - 1 - k),
+                              last ? st->visible_at : 0,
+                              f->at,
+                              (uint8_t)f->event,
+                              err ? err : "",
+                              err ? strlen(err) : 0};
+            qlog_put_fail(b, &fr);
+        }
+    }
+}
+
+/* When old segments hold few live messages, rewrites them as one: the live messages' state
+ * replaces the last old segment, the others are deleted. Only segments before the active one. */
+static void maybe_compact(store_file_t *s, fq_t *q, fjob_t *job)
+{
+    if (q->nsegs < 3 || q->rotate_at != FILE_NONE)
+        return;
+    uint64_t published = 0, live = 0, bytes = 0;
+    size_t n = q->nsegs - 1; /* every segment but the active one */
+    for (size_t i = 0; i < n; i++) {
+        published += q->segs[i].published;
+        live += q->segs[i].live;
+        bytes += q->segs[i].bytes;
+    }
+    if (live * 4 > published || bytes < s->segment_bytes)
+        return;
+    fseg_t *last = &q->segs[n - 1];
+    qlog_buf_init(&job->compact);
+    qlog_put_header(&job->compact, last->seq);
+    put_checkpoint(s, q, &job->compact);
+    engine_export(s->engine, q->name, last->last_id, export_one, &job->compact);
+    job->compact_seq = last->seq;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (q->nunlink == q->unlinkcap) {
+            q->unlinkcap = q->unlinkcap ? q->unlinkcap * 2 : 8;
+            q->unlink = sl_realloc(q->unlink, q->unlinkcap * sizeof *q->unlink);
+        }
+        q->unlink[q->nunlink++] = q->segs[i].seq;
+    }
+    last->published = last->live = live;
+    last->bytes = job->compact.len;
+    memmove(q->segs, q->segs + n - 1, (q->nsegs - n + 1) * sizeof *q->segs);
+    q->nsegs -= n - 1;
+    log_msg(LOG_INFO, "Queue '%s': compacting %zu segments (%llu live of %llu messages).", q->name,
+            n, (unsigned long long)live, (unsigned long long)published);
+}
+
+static void buf_append(qlog_buf_t *b, const unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        b->data = sl_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+/* Moves what q has for the next batch into job: records for the active segment, then, when a
+ * new segment starts, its header, a checkpoint and the records after the rotation point. */
+static void job_fill(store_file_t *s, fq_t *q, fjob_t *job)
+{
+    memset(job, 0, sizeof *job);
+    job->q = q;
+    q->refs++;
+    job->rotate_at = FILE_NONE;
+    qlog_buf_init(&job->data);
+    qlog_buf_init(&job->compact);
+    if (q->deleted) {
+        job->remove = true;
+        return;
+    }
+    qlog_buf_t *d = &job->data;
+    fseg_t *active = &q->segs[q->nsegs - 1];
+    if (q->fresh) {
+        job->create = true;
+        job->new_seq = active->seq;
+        qlog_put_header(d, active->seq);
+        put_checkpoint(s, q, d);
+        q->fresh = false;
+    }
+    if (q->rotate_at == FILE_NONE) {
+        if (job->create || q->buf.len == 0) {
+            buf_append(d, q->buf.data, q->buf.len);
+        } else if (d->len == 0) { /* the common case: hand the buffer over without copying */
+            qlog_buf_t t = *d;
+            *d = q->buf;
+            q->buf = t;
+        } else {
+            buf_append(d, q->buf.data, q->buf.len);
+        }
+    } else {
+        buf_append(d, q->buf.data, q->rotate_at);
+        q->segs[q->nsegs - 2].bytes += d->len;
+        job->rotate_at = d->len;
+        job->new_seq = active->seq;
+        qlog_put_header(d, active->seq);
+        put_checkpoint(s, q, d);
+        buf_append(d, q->buf.data + q->rotate_at, q->buf.len - q->rotate_at);
+        q->rotate_at = FILE_NONE;
+    }
+    if (q->later.len && q->later_after < s->open_seq) {
+        buf_append(d, q->later.data, q->later.len);
+        qlog_buf_reset(&q->later);
+    }
+    qlog_buf_reset(&q->buf);
+    active->bytes += job->rotate_at == FILE_NONE ? d->len : d->len - job->rotate_at;
+    maybe_compact(s, q, job);
+    if (q->nunlink) {
+        job->unlink = q->unlink;
+        job->nunlink = q->nunlink;
+        q->unlink = NULL;
+        q->nunlink = q->unlinkcap = 0;
+    }
+}
+
+static void batch_free(fbatch_t *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->njobs; i++) {
+        qlog_buf_cleanup(&b->jobs[i].data);
+        qlog_buf_cleanup(&b->jobs[i].compact);
+        sl_free(b->jobs[i].unlink);
+        fq_unref(b->jobs[i].q);
+    }
+    sl_free(b->jobs);
+    sl_free(b);
+}
+
+static void thread_submit(store_file_t *s, fbatch_t *b)
+{
+    s->inflight = b;
+    pthread_mutex_lock(&s->mu);
+    s->todo = b;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Once per loop iteration: everything appended since the last batch becomes the next batch, if
+ * the thread is free. While it is busy, records pile up and go together next time: group commit. */
+static void on_flush(uv_prepare_t *h)
+{
+    store_file_t *s = h->data;
+    if (s->inflight || s->failed || list_empty(&s->dirty))
+        return;
+    fbatch_t *b = sl_calloc(1, sizeof *b);
+    b->seq = s->open_seq++;
+    size_t n = 0;
+    for (list_t *l = s->dirty.next; l != &s->dirty; l = l->next)
+        n++;
+    b->jobs = sl_calloc(n, sizeof *b->jobs);
+    list_t keep;
+    list_init(&keep);
+    list_t *l;
+    while ((l = list_shift(&s->dirty)) != NULL) {
+        fq_t *q = list_entry(l, fq_t, dirty_link);
+        job_fill(s, q, &b->jobs[b->njobs++]);
+        if (q->later.len) /* held back for a later batch */
+            list_push(&keep, &q->dirty_link);
+    }
+    while ((l = list_shift(&keep)) != NULL)
+        list_push(&s->dirty, l);
+    b->sync = s->policy == FSYNC_ALWAYS;
+    thread_submit(s, b);
+}
+
+/* ---------------------------------------------------------------- the storage thread */
+
+/* Opens a new segment file of q for appending. Returns the fd or -1 (errno set). */
+static int seg_create(fq_t *q, uint64_t seq)
+{
+    char *path = seg_path(q, seq, "");
+    /* O_EXCL: a segment is never reopened by accident; a failed earlier attempt was unlinked */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    sl_free(path);
+    return fd;
+}
+
+/* Makes directory entries durable: a new file, a rename or an unlink in dir survives a crash
+ * only once the directory itself is synced. */
+static int dir_sync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* Writes one job. On failure leaves the undo information in the job and returns -1 (errno). */
+static int job_run(store_file_t *s, fjob_t *j)
+{
+    fq_t *q = j->q;
+    j->old_fd = q->fd;
+    j->old_seq = q->fd_seq;
+    j->old_size = q->fd_size;
+    if (j->remove) {
+        if (q->fd >= 0)
+            close(q->fd);
+        q->fd = j->old_fd = -1;
+        /* rename first: a crash halfway through deleting files must not leave half a queue */
+        char *trash = path_join(s->dir, "trash"), name[ENGINE_NAME_MAX + 32];
+        snprintf(name, sizeof name, "%s.%llu", q->name, (unsigned long long)dur_now_ms());
+        char *to = path_join(trash, name);
+        int r = rename(q->dir, to);
+        if (r == 0) {
+            DIR *dh = opendir(to);
+            struct dirent *de;
+            while (dh && (de = readdir(dh)) != NULL) {
+                if (de->d_name[0] == '.')
+                    continue;
+                char *f = path_join(to, de->d_name);
+                unlink(f);
+                sl_free(f);
+            }
+            if (dh)
+                closedir(dh);
+            rmdir(to);
+        }
+        sl_free(trash);
+        sl_free(to);
+        return r == 0 || errno == ENOENT ? 0 : -1;
+    }
+    const unsigned char *p = j->data.data;
+    size_t n = j->data.len, first = j->rotate_at == FILE_NONE ? n : j->rotate_at;
+    if (j->create) {
+        if (mkdir(q->dir, 0755) < 0 && errno != EEXIST)
+            return -1;
+        int fd = seg_create(q, j->new_seq);
+        if (fd < 0)
+            return -1;
+        j->opened_new = true;
+        q->fd = fd;
+        q->fd_seq = j->new_seq;
+        q->fd_size = 0;
+    }
+    if (first > 0) {
+        if (fault_write_all(q->fd, p, first) < 0)
+            return -1;
+        q->fd_size += (off_t)first;
+    }
+    if (j->rotate_at != FILE_NONE) {
+        /* the old segment is complete: sync it before the new one takes over */
+        if (fault_fdatasync(q->fd) < 0)
+            return -1;
+        int fd = seg_create(q, j->new_seq);
+        if (fd < 0)
+            return -1;
+        j->opened_new = true;
+        q->fd = fd;
+        q->fd_seq = j->new_seq;
+        q->fd_size = 0;
+        if (fault_write_all(fd, p + first, n - first) < 0)
+            return -1;
+        q->fd_size = (off_t)(n - first);
+    }
+    if (j->compact.len) {
+        /* written beside, synced, then renamed over the segment it replaces: at any crash the
+         * directory holds either the old segment or the whole new one */
+        char *tmp = seg_path(q, j->compact_seq, ".tmp"), *dst = seg_path(q, j->compact_seq, "");
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int r = fd < 0 ? -1 : fault_write_all(fd, j->compact.data, j->compact.len);
+        if (r == 0)
+            r = fault_fdatasync(fd);
+        if (fd >= 0)
+            close(fd);
+        if (r == 0)
+            r = rename(tmp, dst);
+        if (r < 0)
+            unlink(tmp);
+        sl_free(tmp);
+        sl_free(dst);
+        if (r < 0)
+            return -1;
+        j->compact.len = 0; /* done: a retry of the batch does not redo it */
+    }
+    for (size_t i = 0; i < j->nunlink; i++) {
+        /* a segment whose messages are all gone: losing the unlink in a crash only wastes space */
+        char *path = seg_path(q, j->unlink[i], "");
+        unlink(path);
+        sl_free(path);
+    }
+    j->nunlink = 0;
+    return 0;
+}
+
+/* Puts a failed job's files back as they were before it. */
+static void job_undo(fjob_t *j)
+{
+    fq_t *q = j->q;
+    if (j->remove)
+        return;
+    if (j->opened_new) {
+        close(q->fd);
+        char *path = seg_path(q, q->fd_seq, "");
+        unlink(path); /* ENOENT is fine */
+        sl_free(path);
+        j->opened_new = false;
+    }
+    q->fd = j->old_fd;
+    q->fd_seq = j->old_seq;
+    q->fd_size = j->old_size;
+    if (q->fd >= 0 && ftruncate(q->fd, q->fd_size) < 0)
+        log_errno(LOG_ERROR, "Queue '%s': cannot cut segment %llu back after a failed write",
+                  q->name, (unsigned long long)q->fd_seq);
+}
+
+static void batch_run(store_file_t *s, fbatch_t *b)
+{
+    size_t i;
+    b->err = 0;
+    for (i = 0; i < b->njobs; i++) {
+        if (job_run(s, &b->jobs[i]) < 0) {
+            b->err = errno ? errno : EIO;
+            break;
+        }
+    }
+    if (b->err == 0 && b->sync) {
+        for (size_t k = 0; k < b->njobs && b->err == 0; k++) {
+            fjob_t *j = &b->jobs[k];
+            if (j->remove || j->q->fd < 0)
+                continue;
+            if (fault_fdatasync(j->q->fd) < 0)
+                b->err = errno ? errno : EIO;
+            else if ((j->create || j->rotate_at != FILE_NONE || j->compact_seq) &&
+                     dir_sync(j->q->dir) < 0)
+                b->err = errno ? errno : EIO;
+        }
+    }
+    if (b->err) {
+        /* every file of the batch goes back to its size before it; the batch will be retried */
+        for (size_t k = 0; k < b->njobs && k <= i; k++)
+            job_undo(&b->jobs[k]);
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    store_file_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->todo == NULL && !s->stop)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->todo == NULL && s->stop)
+            break;
+        fbatch_t *b = s->todo;
+        s->todo = NULL;
+        pthread_mutex_unlock(&s->mu);
+        batch_run(s, b);
+        uv_async_send(&s->done);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- completion (loop side) */
+
+static const char *stored_name(const store_file_t *s)
+{
+    return s->policy == FSYNC_ALWAYS ? "fsync" : "os";
+}
+
+/* Answers the waiting requests whose batch is done (or failed with err). */
+static void waits_settle(store_file_t *s, uint64_t upto, int err)
+{
+    list_t *l;
+    while ((l = s->waits.next) != &s->waits) {
+        fwait_t *w = list_entry(l, fwait_t, link);
+        if (w->batch > upto)
+            break;
+        list_remove(l);
+        store_req_t *req = w->req;
+        sl_free(w);
+        if (err) {
+            if (req->op == STORE_PUBLISH)
+                req->u.publish.stored = "memory";
+            req->status = SL_ESTORAGE;
+        } else if (req->op == STORE_PUBLISH) {
+            req->u.publish.stored = stored_name(s);
+        }
+        req->cb(req);
+    }
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    store_file_t *s = t->data;
+    if (s->failed && !s->inflight) {
+        fbatch_t *b = s->failed;
+        s->failed = NULL;
+        thread_submit(s, b);
+    }
+}
+
+static void on_done(uv_async_t *h)
+{
+    store_file_t *s = h->data;
+    fbatch_t *b = s->inflight;
+    if (b == NULL)
+        return;
+    s->inflight = NULL;
+    if (b->err) {
+        if (!s->degraded)
+            log_msg(LOG_ERROR,
+                    "Storage write failed in %s: %s; refusing changes until it "
+                    "works again.",
+                    s->dir, strerror(b->err));
+        s->degraded = true;
+        waits_settle(s, b->seq, SL_ESTORAGE);
+        s->failed = b;
+        uv_timer_start(&s->retry, on_retry, FILE_RETRY_MS, 0);
+        return;
+    }
+    if (s->degraded) {
+        log_msg(LOG_INFO, "Storage in %s works again.", s->dir);
+        s->degraded = false;
+    }
+    s->written_seq = b->seq;
+    if (b->sync)
+        s->synced_seq = b->seq;
+    else
+        s->unsynced = true;
+    batch_free(b);
+    waits_settle(s, s->policy == FSYNC_ALWAYS ? s->synced_seq : s->written_seq, 0);
+}
+
+/* fsync = interval: syncs what was written since the last sync, as a batch of empty jobs. */
+static void on_interval(uv_timer_t *t)
+{
+    store_file_t *s = t->data;
+    if (!s->unsynced || s->inflight || s->failed)
+        return;
+    size_t n = 0;
+    for (list_t *l = s->queues.next; l != &s->queues; l = l->next)
+        n++;
+    fbatch_t *b = sl_calloc(1, sizeof *b);
+    b->seq = s->written_seq; /* it writes nothing: no request waits on it */
+    b->sync = true;
+    b->jobs = sl_calloc(n ? n : 1, sizeof *b->jobs);
+    for (list_t *l = s->queues.next; l != &s->queues; l = l->next) {
+        fjob_t *j = &b->jobs[b->njobs++];
+        memset(j, 0, sizeof *j);
+        j->q = list_entry(l, fq_t, link);
+        j->q->refs++;
+        j->rotate_at = FILE_NONE;
+    }
+    s->unsynced = false;
+    thread_submit(s, b);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void file_done(store_eng_t *se, store_req_t *req)
+{
+    store_file_t *s = SL_CONTAINER_OF(se, store_file_t, se);
+    if (req->status == 0 && store_eng_writes(req->op) && s->appended != s->op_appended) {
+        /* it changed durable state: answer once its batch is on disk */
+        fwait_t *w = sl_malloc(sizeof *w);
+        w->req = req;
+        w->batch = s->open_seq;
+        list_push(&s->waits, &w->link);
+        return;
+    }
+    if (req->op == STORE_PUBLISH)
+        req->u.publish.stored = stored_name(s);
+    req->cb(req);
+}
+
+static void file_submit(store_t *base, store_req_t *req)
+{
+    store_file_t *s = (store_file_t *)base;
+    if (s->degraded && store_eng_writes(req->op)) {
+        if (req->op == STORE_PUBLISH)
+            req->u.publish.stored = "memory";
+        req->status = SL_ESTORAGE;
+        req->cb(req);
+        return;
+    }
+    s->op_appended = s->appended;
+    store_eng_submit(&s->se, req);
+}
+
+static int file_cancel(store_t *base, store_req_t *req)
+{
+    return store_eng_cancel(&((store_file_t *)base)->se, req);
+}
+
+static void file_drain(store_t *base)
+{
+    store_eng_drain(&((store_file_t *)base)->se);
+}
+
+static int file_ready(store_t *base)
+{
+    return ((store_file_t *)base)->degraded ? SL_ESTORAGE : 0;
+}
+
+/* ---------------------------------------------------------------- recovery */
+
+/* One group's state of one message, as the records say so far. */
+typedef struct rstate {
+    uint32_t gid;
+    bool finished;
+    uint32_t attempts;
+    int64_t visible_at;
+    char *last_error;
+    uint8_t nfail, first; /* ring of the newest failures */
+    struct {
+        int64_t at;
+        uint8_t event;
+        char *error;
+    } fail[ENGINE_HISTORY_MAX];
+} rstate_t;
+
+/* What replaying a queue's records builds. Messages are msg_t in `msgs` (keyed by id; the
+ * deliver time is kept in m->tmr.at until restore); per-group states only exist for messages
+ * some group finished or failed, in `states`. */
+typedef struct rq {
+    fq_t *fq;
+    qlog_queue_t qrec;
+    bool have_qrec;
+    uint64_t max_id, purge_up_to;
+    hmap_t msgs;   /* id -> msg_t */
+    hmap_t states; /* id -> rstates_t */
+    qlog_group_t *groups;
+    char (*gnames)[ENGINE_NAME_MAX + 1];
+    bool *gdeleted;
+    size_t ngroups, gcap;
+    struct ridem {
+        uint64_t id;
+        int64_t published_at;
+        char *key;
+        size_t len;
+    } * idem;
+    size_t nidem, idemcap;
+    uint64_t seg_seq; /* the segment being scanned */
+    const char *file; /* its path, for messages */
+} rq_t;
+
+typedef struct rstates {
+    uint64_t id;
+    rstate_t *s;
+    uint32_t n;
+} rstates_t;
+
+static int eq_msg_id(const void *val, const void *key, size_t len)
+{
+    (void)len;
+    return ((const msg_t *)val)->id == *(const uint64_t *)key;
+}
+
+static int eq_rstates(const void *val, const void *key, size_t len)
+{
+    (void)len;
+    return ((const rstates_t *)val)->id == *(const uint64_t *)key;
+}
+
+static void rstates_free(rstates_t *rs)
+{
+    if (rs == NULL)
+        return;
+    for (uint32_t i = 0; i < rs->n; i++) {
+        sl_free(rs->s[i].last_error);
+        for (int k = 0; k < ENGINE_HISTORY_MAX; k++)
+            sl_free(rs->s[i].fail[k].error);
+    }
+    sl_free(rs->s);
+    sl_free(rs);
+}
+
+static void rq_forget(rq_t *r, uint64_t id)
+{
+    msg_t *m = hmap_remove(&r->msgs, &id, sizeof id);
+    msg_unref(m);
+    rstates_free(hmap_remove(&r->states, &id, sizeof id));
+}
+
+static rstate_t *rq_state(rq_t *r, uint64_t id, uint32_t gid)
+{
+    rstates_t *rs = hmap_find(&r->states, &id, sizeof id);
+    if (rs == NULL) {
+        rs = sl_calloc(1, sizeof *rs);
+        rs->id = id;
+        hmap_add(&r->states, &rs->id, sizeof rs->id, rs);
+    }
+    for (uint32_t i = 0; i < rs->n; i++)
+        if (rs->s[i].gid == gid)
+            return &rs->s[i];
+    rs->s = sl_realloc(rs->s, (rs->n + 1) * sizeof *rs->s);
+    rstate_t *st = &rs->s[rs->n++];
+    memset(st, 0, sizeof *st);
+    st->gid = gid;
+    return st;
+}
+
+static bool rq_group_wants(const rq_t *r, size_t gi, const msg_t *m)
+{
+    return !r->gdeleted[gi] && m->id >= r->groups[gi].start_id &&
+           (m->only_group == 0 || m->only_group == r->groups[gi].gid);
+}
+
+/* Frees message id when every live group that receives it has finished it. */
+static void rq_maybe_gone(rq_t *r, uint64_t id)
+{
+    msg_t *m = hmap_find(&r->msgs, &id, sizeof id);
+    rstates_t *rs = hmap_find(&r->states, &id, sizeof id);
+    if (m == NULL || rs == NULL)
+        return;
+    for (size_t gi = 0; gi < r->ngroups; gi++) {
+        if (!rq_group_wants(r, gi, m))
+            continue;
+        bool done = false;
+        for (uint32_t k = 0; k < rs->n && !done; k++)
+            done = rs->s[k].gid == r->groups[gi].gid && rs->s[k].finished;
+        if (!done)
+            return;
+    }
+    rq_forget(r, id);
+}
+
+static char *dup_n(const char *p, size_t n)
+{
+    return sl_strndup(p ? p : "", n);
+}
+
+static int rq_record(void *ctx, const qlog_rec_t *rec)
+{
+    rq_t *r = ctx;
+    fq_t *q = r->fq;
+    fseg_t *seg = &q->segs[q->nsegs - 1];
+    int err = 0;
+    switch (rec->type) {
+    case QLOG_PUBLISH: {
+        qlog_publish_t p;
+        if ((err = qlog_get_publish(rec, &p)))
+            break;
+        if (p.id > r->max_id)
+            r->max_id = p.id;
+        if (p.id > seg->last_id)
+            seg->last_id = p.id;
+        seg->published++;
+        if (p.id <= r->purge_up_to || hmap_find(&r->msgs, &p.id, sizeof p.id))
+            break; /* purged, or already seen (a compacted copy) */
+        msg_t *m = msg_new(p.body, p.body_len, p.key, p.key_len, p.attrs, p.attrs_len);
+        m->id = p.id;
+        m->published_at = p.published_at;
+        m->expires_at = p.expires_at;
+        m->only_group = p.only_group;
+        m->tmr.at = p.deliver_at;
+        hmap_add(&r->msgs, &m->id, sizeof m->id, m);
+        if (p.idem_len) {
+            if (r->nidem == r->idemcap) {
+                r->idemcap = r->idemcap ? r->idemcap * 2 : 16;
+                r->idem = sl_realloc(r->idem, r->idemcap * sizeof *r->idem);
+            }
+            r->idem[r->nidem++] =
+                (struct ridem){p.id, p.published_at, dup_n(p.idem, p.idem_len), p.idem_len};
+        }
+        r->qrec.published++;
+        break;
+    }
+    case QLOG_FINISH: {
+        qlog_ids_t ids;
+        if ((err = qlog_get_ids(rec, &ids)))
+            break;
+        for (uint32_t i = 0; i < ids.n; i++) {
+            uint64_t id = qlog_id(&ids, i);
+            if (!hmap_find(&r->msgs, &id, sizeof id))
+                continue;
+            rstate_t *st = rq_state(r, id, ids.gid);
+            st->finished = true;
+            r->qrec.acked++;
+            rq_maybe_gone(r, id);
+        }
+        break;
+    }
+    case QLOG_FAIL: {
+        qlog_fail_t f;
+        if ((err = qlog_get_fail(rec, &f)) || !hmap_find(&r->msgs, &f.id, sizeof f.id))
+            break;
+        rstate_t *st = rq_state(r, f.id, f.gid);
+        st->attempts = f.attempts;
+        st->visible_at = f.visible_at;
+        sl_free(st->last_error);
+        st->last_error = f.error_len ? dup_n(f.error, f.error_len) : NULL;
+        uint8_t slot = (uint8_t)((st->first + st->nfail) % ENGINE_HISTORY_MAX);
+        if (st->nfail == ENGINE_HISTORY_MAX) { /* full: the oldest makes room */
+            slot = st->first;
+            st->first = (uint8_t)((st->first + 1) % ENGINE_HISTORY_MAX);
+        } else {
+            st->nfail++;
+        }
+        sl_free(st->fail[slot].error);
+        st->fail[slot].at = f.at;
+        st->fail[slot].event = f.event;
+        st->fail[slot].error = dup_n(f.error, f.error_len);
+        break;
+    }
+    case QLOG_DROP: {
+        qlog_ids_t ids;
+        if ((err = qlog_get_ids(rec, &ids)))
+            break;
+        for (uint32_t i = 0; i < ids.n; i++) {
+            uint64_t id = qlog_id(&ids, i);
+            if (!hmap_find(&r->msgs, &id, sizeof id))
+                continue;
+            if (ids.reason == ENGINE_DROP_EXPIRED)
+                r->qrec.expired++;
+            else if (ids.reason == ENGINE_DROP_RETENTION)
+                r->qrec.dropped++;
+            rq_forget(r, id);
+        }
+        break;
+    }
+    case QLOG_QUEUE: {
+        qlog_queue_t qr;
+        if ((err = qlog_get_queue(rec, &qr)))
+            break;
+        uint64_t max_id = r->max_id > qr.last_id ? r->max_id : qr.last_id;
+        r->qrec = qr; /* counters restart from the checkpoint; later records add to them */
+        r->qrec.last_id = max_id;
+        r->have_qrec = true;
+        break;
+    }
+    case QLOG_GROUP: {
+        qlog_group_t g;
+        if ((err = qlog_get_group(rec, &g)) || g.name_len > ENGINE_NAME_MAX)
+            break;
+        size_t gi = 0;
+        while (gi < r->ngroups && r->groups[gi].gid != g.gid)
+            gi++;
+        if (gi == r->ngroups) {
+            if (r->ngroups == r->gcap) {
+                r->gcap = r->gcap ? r->gcap * 2 : 4;
+                r->groups = sl_realloc(r->groups, r->gcap * sizeof *r->groups);
+                r->gnames = sl_realloc(r->gnames, r->gcap * sizeof *r->gnames);
+                r->gdeleted = sl_realloc(r->gdeleted, r->gcap * sizeof *r->gdeleted);
+            }
+            r->ngroups++;
+            r->gdeleted[gi] = false;
+        }
+        memcpy(r->gnames[gi], g.name, g.name_len);
+        r->gnames[gi][g.name_len] = '\0';
+        r->groups[gi] = g;
+        r->groups[gi].name = r->gnames[gi];
+        break;
+    }
+    case QLOG_GROUP_DEL: {
+        uint32_t gid;
+        if ((err = qlog_get_u32(rec, &gid)))
+            break;
+        for (size_t gi = 0; gi < r->ngroups; gi++)
+            if (r->groups[gi].gid == gid)
+                r->gdeleted[gi] = true;
+        break;
+    }
+    case QLOG_PURGE: {
+        uint64_t up_to, id;
+        if ((err = qlog_get_u64(rec, &up_to)))
+            break;
+        if (up_to > r->purge_up_to)
+            r->purge_up_to = up_to;
+        uint32_t pos = 0;
+        msg_t *m;
+        /* collect first: forgetting changes the table */
+        size_t n = 0, cap = r->msgs.len;
+        uint64_t *ids = sl_malloc((cap ? cap : 1) * sizeof *ids);
+        while ((m = hmap_next(&r->msgs, &pos)) != NULL)
+            if (m->id <= up_to)
+                ids[n++] = m->id;
+        for (size_t i = 0; i < n; i++) {
+            id = ids[i];
+            rq_forget(r, id);
+        }
+        sl_free(ids);
+        break;
+    }
+    default:
+        err = SL_EIO;
+        break;
+    }
+    if (err)
+        log_msg(LOG_WARN,
+                "%s: record at offset %zu (type %d) has a payload this version cannot "
+                "read; skipped.",
+                r->file, rec->offset, rec->type);
+    return 0;
+}
+
+static void rq_damaged(void *ctx, size_t offset, size_t len)
+{
+    rq_t *r = ctx;
+    fq_t *q = r->fq;
+    log_msg(LOG_ERROR, "%s: %zu damaged bytes at offset %zu; the records around them are kept.",
+            r->file, len, offset);
+    q->damage = sl_realloc(q->damage, (q->ndamage + 1) * sizeof *q->damage);
+    q->damage[q->ndamage++] = (fdamage_t){r->seg_seq, offset, len};
+}
+
+static int cmp_msg_id(const void *a, const void *b)
+{
+    uint64_t x = (*(msg_t *const *)a)->id, y = (*(msg_t *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* engine_export callback: counts a live message in the segment that holds it. */
+static void count_live(void *ctx, const msg_t *m, int64_t deliver_at, const engine_gstate_t *gs,
+                       size_t n)
+{
+    fq_t *q = ctx;
+    (void)deliver_at;
+    (void)gs;
+    (void)n;
+    for (size_t i = 0; i < q->nsegs; i++) {
+        if (q->segs[i].last_id >= m->id) {
+            q->segs[i].live++;
+            return;
+        }
+    }
+    q->segs[q->nsegs - 1].live++;
+}
+
+/* Puts what replay found into the engine. */
+static void rq_restore(store_file_t *s, rq_t *r)
+{
+    fq_t *q = r->fq;
+    engine_queue_info_t info;
+    memset(&info, 0, sizeof info);
+    if (r->have_qrec) {
+        info.settings = r->qrec.settings;
+        info.dlq_auto = r->qrec.dlq_auto;
+        info.created_at = r->qrec.created_at;
+        info.published = r->qrec.published;
+        info.acked = r->qrec.acked;
+        info.expired = r->qrec.expired;
+        info.dropped = r->qrec.dropped;
+        info.dead_lettered = r->qrec.dead_lettered;
+    } else { /* its checkpoints were damaged: the defaults, and say so */
+        log_msg(LOG_WARN, "Queue '%s': no readable settings in its log; using the defaults.",
+                q->name);
+        info.settings = s->cfg.engine.defaults;
+        info.dlq_auto = true;
+        info.created_at = dur_now_ms();
+    }
+    info.last_id = r->max_id > r->qrec.last_id ? r->max_id : r->qrec.last_id;
+    engine_restore_queue(s->engine, q->name, &info);
+    for (size_t gi = 0; gi < r->ngroups; gi++)
+        if (!r->gdeleted[gi])
+            engine_restore_group(s->engine, q->name, r->gnames[gi], r->groups[gi].gid,
+                                 r->groups[gi].start_id, r->groups[gi].created_at);
+    size_t n = 0;
+    msg_t **all = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *all), *m;
+    uint32_t pos = 0;
+    while ((m = hmap_next(&r->msgs, &pos)) != NULL)
+        all[n++] = m;
+    qsort(all, n, sizeof *all, cmp_msg_id);
+    engine_gstate_t *gs = sl_malloc((r->ngroups ? r->ngroups : 1) * sizeof *gs);
+    for (size_t i = 0; i < n; i++) {
+        m = all[i];
+        rstates_t *rs = hmap_find(&r->states, &m->id, sizeof m->id);
+        size_t ng = 0;
+        for (uint32_t k = 0; rs && k < rs->n && ng < r->ngroups; k++) {
+            rstate_t *st = &rs->s[k];
+            engine_gstate_t *g = &gs[ng++];
+            memset(g, 0, sizeof *g);
+            g->gid = st->gid;
+            g->finished = st->finished;
+            g->attempts = st->attempts;
+            g->visible_at = st->visible_at;
+            g->last_error = st->last_error;
+            g->nfail = st->nfail;
+            for (uint8_t f = 0; f < st->nfail; f++) {
+                int slot = (st->first + f) % ENGINE_HISTORY_MAX;
+                g->fail[f].at = st->fail[slot].at;
+                g->fail[f].event = st->fail[slot].event;
+                g->fail[f].error = st->fail[slot].error;
+            }
+        }
+        int64_t deliver_at = m->tmr.at;
+        heap_node_init(&m->tmr, 0);
+        msg_ref(m); /* the restore takes one reference; the table keeps its own until freed */
+        engine_restore_message(s->engine, q->name, m, deliver_at, gs, ng);
+    }
+    sl_free(gs);
+    sl_free(all);
+    for (size_t i = 0; i < r->nidem; i++)
+        engine_restore_idem(s->engine, q->name, r->idem[i].key, r->idem[i].len, r->idem[i].id,
+                            r->idem[i].published_at);
+    engine_restore_done(s->engine, q->name);
+    engine_export(s->engine, q->name, UINT64_MAX, count_live, q);
+    *engine_queue_jdata(s->engine, q->name) = q;
+}
+
+static void rq_cleanup(rq_t *r)
+{
+    msg_t *m;
+    rstates_t *rs;
+    uint32_t pos = 0;
+    while ((m = hmap_next(&r->msgs, &pos)) != NULL)
+        msg_unref(m);
+    pos = 0;
+    while ((rs = hmap_next(&r->states, &pos)) != NULL)
+        rstates_free(rs);
+    hmap_cleanup(&r->msgs);
+    hmap_cleanup(&r->states);
+    for (size_t i = 0; i < r->nidem; i++)
+        sl_free(r->idem[i].key);
+    sl_free(r->idem);
+    sl_free(r->groups);
+    sl_free(r->gnames);
+    sl_free(r->gdeleted);
+}
+
+/* Reads one segment file of q into r. last: it is the newest (a torn tail is cut off). Returns
+ * 0, or -1 when the file cannot be used at all (reported). */
+static int scan_segment(rq_t *r, uint64_t seq, bool last)
+{
+    fq_t *q = r->fq;
+    char *path = seg_path(q, seq, "");
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    int rc = -1;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        log_errno(LOG_ERROR, "Cannot open %s", path);
+        goto out;
+    }
+    if (st.st_size < QLOG_HEADER_SIZE && last) {
+        /* a segment whose creation a crash cut short: nothing was ever acknowledged from it */
+        log_msg(LOG_WARN, "%s: incomplete segment (%lld bytes) removed.", path,
+                (long long)st.st_size);
+        unlink(path);
+        goto out;
+    }
+    void *map = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    if (st.st_size && map == MAP_FAILED) {
+        log_errno(LOG_ERROR, "Cannot map %s", path);
+        goto out;
+    }
+    fseg_t *seg = seg_push(q, seq);
+    seg->bytes = (uint64_t)st.st_size;
+    r->seg_seq = seq;
+    r->file = path;
+    qlog_scan_cb_t cb = {r, rq_record, rq_damaged};
+    qlog_scan_result_t res;
+    if (qlog_scan(map, (size_t)st.st_size, &cb, &res) != 0) {
+        log_msg(LOG_ERROR,
+                "%s: not a segment of this version (bad header); its %lld bytes are "
+                "left untouched and ignored.",
+                path, (long long)st.st_size);
+        rq_damaged(r, 0, (size_t)st.st_size);
+        q->nsegs--;
+        munmap(map, (size_t)st.st_size);
+        goto out;
+    }
+    if (st.st_size)
+        munmap(map, (size_t)st.st_size);
+    if (res.tail_bad && last) {
+        /* the torn tail of the last write before a crash: nothing in it was acknowledged */
+        log_msg(LOG_WARN, "%s: cut a torn tail of %zu bytes at offset %zu.", path, res.tail_bad,
+                res.valid_end);
+        if (ftruncate(fd, (off_t)res.valid_end) < 0 || fdatasync(fd) < 0)
+            log_errno(LOG_ERROR, "Cannot cut %s", path);
+        seg->bytes = res.valid_end;
+    } else if (res.tail_bad) {
+        rq_damaged(r, res.valid_end, res.tail_bad);
+    }
+    if (last) { /* the active segment: appends continue where its valid records end */
+        q->fd = fd;
+        q->fd_seq = seq;
+        q->fd_size = (off_t)seg->bytes;
+        fd = -1;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    r->file = NULL;
+    sl_free(path);
+    return rc;
+}
+
+/* Replays the log of the queue in directory q->dir and restores it into the engine. */
+static void recover_queue(store_file_t *s, fq_t *q)
+{
+    DIR *dh = opendir(q->dir);
+    uint64_t *seqs = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while (dh && (de = readdir(dh)) != NULL) {
+        unsigned long long seq;
+        char tail[8];
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
+            char *p = path_join(q->dir, de->d_name); /* an unfinished compaction */
+            unlink(p);
+            sl_free(p);
+            continue;
+        }
+        if (sscanf(de->d_name, "%16llx.se%1s", &seq, tail) != 2 || len != 20)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            seqs = sl_realloc(seqs, cap * sizeof *seqs);
+        }
+        seqs[n++] = seq;
+    }
+    if (dh)
+        closedir(dh);
+    qsort(seqs, n, sizeof *seqs, cmp_seq);
+
+    rq_t r;
+    memset(&r, 0, sizeof r);
+    r.fq = q;
+    hmap_init(&r.msgs, eq_msg_id);
+    hmap_init(&r.states, eq_rstates);
+    for (size_t i = 0; i < n; i++)
+        scan_segment(&r, seqs[i], i + 1 == n);
+    if (q->fd < 0) { /* no usable segment to append to: start a new one */
+        seg_push(q, n ? seqs[n - 1] + 1 : 1);
+        q->fresh = true;
+        mark_dirty(q);
+    }
+    rq_restore(s, &r);
+    rq_cleanup(&r);
+    sl_free(seqs);
+}
+
+static int lock_dir(store_file_t *s)
+{
+    char *path = path_join(s->dir, "LOCK");
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int r = 0;
+    if (s->lock_fd < 0) {
+        log_errno(LOG_ERROR, "Cannot open %s", path);
+        r = SL_EIO;
+    } else if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        log_msg(LOG_ERROR, "The data directory %s is in use by another sluiced.", s->dir);
+        r = SL_EIO;
+    }
+    sl_free(path);
+    return r;
+}
+
+static void empty_dir(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    struct dirent *de;
+    while (dh && (de = readdir(dh)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = path_join(dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            empty_dir(p);
+            rmdir(p);
+        } else {
+            unlink(p);
+        }
+        sl_free(p);
+    }
+    if (dh)
+        closedir(dh);
+}
+
+static int recover(store_file_t *s)
+{
+    char *queues = path_join(s->dir, "queues"), *trash = path_join(s->dir, "trash");
+    int r = 0;
+    if ((mkdir(s->dir, 0755) < 0 && errno != EEXIST) ||
+        (mkdir(queues, 0755) < 0 && errno != EEXIST) ||
+        (mkdir(trash, 0755) < 0 && errno != EEXIST)) {
+        log_errno(LOG_ERROR, "Cannot create the data directory %s", s->dir);
+        r = SL_EIO;
+        goto out;
+    }
+    if ((r = lock_dir(s)) != 0)
+        goto out;
+    empty_dir(trash); /* queues whose deletion a crash interrupted */
+    int64_t t0 = dur_now_ms();
+    size_t nq = 0;
+    DIR *dh = opendir(queues);
+    struct dirent *de;
+    while (dh && (de = readdir(dh)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (!engine_name_valid(de->d_name, strlen(de->d_name))) {
+            log_msg(LOG_WARN, "Ignoring %s/%s: not a queue name.", queues, de->d_name);
+            continue;
+        }
+        recover_queue(s, fq_new(s, de->d_name));
+        nq++;
+    }
+    if (dh)
+        closedir(dh);
+    log_msg(LOG_INFO, "Recovered %zu queue(s) from %s in %lld ms.", nq, s->dir,
+            (long long)(dur_now_ms() - t0));
+out:
+    sl_free(queues);
+    sl_free(trash);
+    return r;
+}
+
+/* ---------------------------------------------------------------- open and close */
+
+static void file_free_now(store_file_t *s);
+
+static const engine_journal_t file_journal = {
+    .queue = j_queue,
+    .queue_delete = j_queue_delete,
+    .group = j_group,
+    .group_delete = j_group_delete,
+    .publish = j_publish,
+    .finish = j_finish,
+    .fail = j_fail,
+    .drop = j_drop,
+    .purge = j_purge,
+    .gone = j_gone,
+};
+
+static int file_open(const store_config_t *cfg, uv_loop_t *loop, store_t **out)
+{
+    static const char *const policies[] = {"always", "interval", "never"};
+    engine_t *e = engine_new(&cfg->engine);
+    if (e == NULL) {
+        log_msg(LOG_ERROR, "Invalid engine settings for the file storage.");
+        return SL_EPARAM;
+    }
+    store_file_t *s = sl_calloc(1, sizeof *s);
+    s->base.ops = &store_file_ops;
+    s->cfg = *cfg;
+    s->engine = e;
+    s->loop = loop;
+    s->dir = sl_strdup(cfg->data_dir && *cfg->data_dir ? cfg->data_dir : ".");
+    s->lock_fd = -1;
+    s->policy = FSYNC_ALWAYS;
+    for (int i = 0; i < 3; i++)
+        if (cfg->fsync && strcmp(cfg->fsync, policies[i]) == 0)
+            s->policy = i;
+    s->interval_ms = cfg->fsync_interval_ms > 0 ? cfg->fsync_interval_ms : 10;
+    s->segment_bytes = cfg->segment_bytes ? cfg->segment_bytes : 64u << 20;
+    s->open_seq = 1;
+    list_init(&s->queues);
+    list_init(&s->dirty);
+    list_init(&s->waits);
+    hmap_init(&s->qmap, eq_fq);
+    fault_init();
+    store_eng_init(&s->se, e, loop, file_done);
+    int err = recover(s);
+    if (err) {
+        s->se.on_closed = NULL;
+        file_free_now(s);
+        return err;
+    }
+    engine_journal_t j = file_journal;
+    j.ctx = s;
+    engine_set_journal(e, &j);
+    store_eng_rearm(&s->se);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    uv_async_init(loop, &s->done, on_done);
+    uv_prepare_init(loop, &s->flush);
+    uv_timer_init(loop, &s->retry);
+    uv_timer_init(loop, &s->interval);
+    s->done.data = s->flush.data = s->retry.data = s->interval.data = s;
+    uv_prepare_start(&s->flush, on_flush);
+    if (s->policy == FSYNC_INTERVAL)
+        uv_timer_start(&s->interval, on_interval, (uint64_t)s->interval_ms,
+                       (uint64_t)s->interval_ms);
+    if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
+        log_errno(LOG_ERROR, "Cannot start the storage thread");
+        abort();
+    }
+    *out = &s->base;
+    return 0;
+}
+
+/* Frees what a store that never started its thread holds. */
+static void file_free_now(store_file_t *s)
+{
+    list_t *l;
+    while ((l = list_shift(&s->queues)) != NULL) {
+        fq_t *q = list_entry(l, fq_t, link);
+        if (q->fd >= 0)
+            close(q->fd);
+        fq_unref(q);
+    }
+    hmap_cleanup(&s->qmap);
+    engine_free(s->engine);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    sl_free(s->dir);
+    sl_free(s);
+}
+
+static void file_handle_closed(uv_handle_t *h)
+{
+    store_file_t *s = h->data;
+    if (--s->closing_handles > 0)
+        return;
+    list_t *l;
+    while ((l = list_shift(&s->queues)) != NULL) {
+        fq_t *q = list_entry(l, fq_t, link);
+        if (q->fd >= 0) {
+            fdatasync(q->fd); /* whatever the policy, a clean stop leaves it all on disk */
+            close(q->fd);
+        }
+        fq_unref(q);
+    }
+    hmap_cleanup(&s->qmap);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    sl_free(s->dir);
+    sl_free(s);
+}
+
+static void file_eng_closed(store_eng_t *se)
+{
+    file_handle_closed((uv_handle_t *)&SL_CONTAINER_OF(se, store_file_t, se)->done);
+}
+
+/* Writes everything still pending, synchronously: the loop is stopping. */
+static void flush_all(store_file_t *s)
+{
+    for (int round = 0; round < 3; round++) {
+        if (s->failed) { /* one last try of a failed batch */
+            fbatch_t *b = s->failed;
+            s->failed = NULL;
+            batch_run(s, b);
+            if (b->err)
+                log_msg(LOG_ERROR,
+                        "Storage still failing at shutdown (%s): the last changes "
+                        "are lost.",
+                        strerror(b->err));
+            batch_free(b);
+        }
+        if (list_empty(&s->dirty))
+            break;
+        s->open_seq++; /* held-back records may now go */
+        on_flush(&s->flush);
+        fbatch_t *b = s->inflight;
+        s->inflight = NULL;
+        pthread_mutex_lock(&s->mu);
+        s->todo = NULL; /* the thread is stopped: run it here */
+        pthread_mutex_unlock(&s->mu);
+        if (b) {
+            b->sync = true;
+            batch_run(s, b);
+            if (b->err)
+                log_msg(LOG_ERROR, "Storage write failed at shutdown: %s.", strerror(b->err));
+            batch_free(b);
+        }
+    }
+    waits_settle(s, UINT64_MAX, 0);
+}
+
+static void file_close(store_t *base)
+{
+    store_file_t *s = (store_file_t *)base;
+    /* stop the thread after the batch it may be writing */
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    if (s->inflight) { /* finished by the thread, its completion not yet seen */
+        fbatch_t *b = s->inflight;
+        s->inflight = NULL;
+        if (b->err)
+            s->failed = b;
+        else
+            batch_free(b);
+    }
+    flush_all(s);
+    uv_prepare_stop(&s->flush);
+    s->closing_handles = 5;
+    s->se.on_closed = file_eng_closed;
+    store_eng_close(&s->se);
+    uv_close((uv_handle_t *)&s->done, file_handle_closed);
+    uv_close((uv_handle_t *)&s->flush, file_handle_closed);
+    uv_close((uv_handle_t *)&s->retry, file_handle_closed);
+    uv_close((uv_handle_t *)&s->interval, file_handle_closed);
+}
+
+const struct store_ops store_file_ops = {
+    .version = STORE_OPS_VERSION,
+    .name = "file",
+    .open = file_open,
+    .submit = file_submit,
+    .cancel = file_cancel,
+    .drain = file_drain,
+    .ready = file_ready,
+    .close = file_close,
+};
