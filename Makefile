@@ -7,7 +7,7 @@
 #   make test-all        what CI runs: dependencies, both flavours, format check, short fuzz
 #   make run             build and start sluiced on its defaults
 #   make fuzz            build the libFuzzer harnesses (clang) and run each for FUZZ_SECONDS
-#   make bench           build the benchmarks (never run by the tests)
+#   make bench           build the load generator, run bench/compare --quick (never by tests)
 #   make format-check    clang-format --dry-run over the C sources
 #
 # Dependencies come from pkg-config; tools/install-deps.sh installs them on Debian 12.
@@ -16,7 +16,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 
 SERVER_PKGS := libmicrohttpd libuv jansson inih libxxhash gnutls nettle
-CLI_PKGS := libcurl jansson nettle
+CLI_PKGS := libcurl jansson nettle libxxhash
 TEST_PKGS := check
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -43,9 +43,10 @@ SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 SERVER_OBJ := $(SERVER_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
-# Modules the CLI shares with the server (errors, durations, memory, logging, base64).
+# Modules the CLI shares with the server (errors, durations, memory, logging, base64, and for
+# `sluice inspect` the log record format and the hash table it replays messages into).
 CLI_SHARED := $(BUILD)/obj/err.o $(BUILD)/obj/mem.o $(BUILD)/obj/log.o $(BUILD)/obj/dur.o \
-              $(BUILD)/obj/b64.o
+              $(BUILD)/obj/b64.o $(BUILD)/obj/qlog.o $(BUILD)/obj/hmap.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 STORE_BIN := $(BUILD)/tests/store_contract
@@ -99,6 +100,14 @@ integration: all
 	SLUICE_BIN=$(abspath $(BUILD))/sluiced SLUICE_CLI=$(abspath $(BUILD))/sluice \
 		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
+# The long crash test (issue 4): 100 kill -9 cycles of tests/integration/05-durability-crash-
+# cycles.py (CI runs 20 in `integration`); the tally is printed and left in build/crash-tally-*.
+.PHONY: crash-test
+crash-test: all
+	SLUICE_CRASH_CYCLES=100 SLUICE_BIN=$(abspath $(BUILD))/sluiced \
+		SLUICE_CLI=$(abspath $(BUILD))/sluice /usr/bin/python3 -m pytest -q -s \
+		-p no:cacheprovider tests/integration/05-durability-crash-cycles.py
+
 test: unit store integration
 
 test-all: deps
@@ -115,9 +124,10 @@ run: deps all
 # Each fuzz/fuzz_<target>.c is linked with every server module but main.c. UBSan does not recover,
 # so undefined behaviour stops the run like an ASan error. A run that finds a crash, a leak or a
 # failed check exits non-zero and fails the target, with its log in build/fuzz/<target>.log and
-# the input in build/fuzz/<target>-crash-* (see fuzz/README.md).
+# the input in build/fuzz/<target>-crash-* (see fuzz/README.md). FUZZ_TARGETS=engine runs one.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
 FUZZ_LIB_SRC := $(SERVER_SRC)
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
@@ -138,10 +148,15 @@ fuzz: $(FUZZ_BIN)
 			echo "fuzz_$$n failed: log in build/fuzz/$$n.log, input in build/fuzz/$$n-*"; \
 			exit 1; \
 		fi; \
-		tail -n 2 build/fuzz/$$n.log; done
+		grep -E '^#[0-9]+[[:space:]]+DONE|^Done ' build/fuzz/$$n.log; done
 
+# Benchmarks (STYLE rule 19: built and run on demand, never by the tests). Installs what the
+# load generator needs, builds it, then a smoke run of bench/compare (1 run of 2 s per row,
+# under 2 minutes). The full comparison is `bench/compare` alone: see bench/README.md.
 bench: all
+	bench/compare --install-only
 	$(MAKE) -C bench BUILD=$(abspath $(BUILD))
+	bench/compare --quick --no-build --build-dir $(abspath $(BUILD))
 
 format:
 	clang-format -i src/*.c src/*.h cli/*.c cli/*.h tests/unit/*.c tests/store/*.c fuzz/*.c 2>/dev/null || true

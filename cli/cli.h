@@ -3,9 +3,9 @@
  * entry, and helpers for options, diagnostics and output.
  *
  * A command is one entry of the table in main.c: a name, a run function and its help. main.c
- * parses the global options, opens the HTTP session and calls run() with the command's own
- * arguments (argv[0] is the command name). Adding a command is one table row and one function;
- * nothing else changes.
+ * parses the global options, opens the HTTP session (unless the command is local) and calls run()
+ * with the command's own arguments (argv[0] is the command name). Adding a command is one table row
+ * and one function; nothing else changes.
  *
  * Output policy: data goes to stdout, everything else (errors, warnings, hints) to stderr with a
  * "sluice: " prefix. The CLI does not use the log module for this: its lines are for people at a
@@ -28,16 +28,18 @@
 enum cli_exit {
     CLI_EXIT_OK = 0,          /* success */
     CLI_EXIT_EMPTY = 1,       /* pop or consume received nothing within the wait */
+    CLI_EXIT_DAMAGE = 1,      /* inspect found damage in a data directory */
     CLI_EXIT_USAGE = 2,       /* bad options or arguments */
     CLI_EXIT_SERVER = 3,      /* the server answered with an error (or an unusable reply) */
     CLI_EXIT_UNREACHABLE = 4, /* no reply: connection refused, DNS failure, timeout */
-    CLI_EXIT_LOCAL = 5,       /* standard input could not be read or standard output written */
+    CLI_EXIT_LOCAL = 5,       /* standard input, or a file inspect reads, could not be read, or
+                                 standard output could not be written */
 };
 
 /* What a command runs with. */
 typedef struct cli {
-    client_t *client; /* the HTTP session; borrowed, main.c closes it */
-    bool json;        /* --json: print the server's JSON replies instead of tables */
+    client_t *client; /* the HTTP session; borrowed, main.c closes it; NULL for a local command */
+    bool json;        /* --json: print JSON (the server's replies verbatim) instead of tables */
 } cli_t;
 
 typedef struct cli_cmd cli_cmd_t;
@@ -53,6 +55,7 @@ struct cli_cmd {
     const char *args;    /* synopsis after the name: "QUEUE [MSG|-] [options]" */
     const char *summary; /* one line for `sluice --help` */
     const char *help;    /* the body of `sluice NAME --help`: what it does, options, output */
+    bool local;          /* talks to no server: main.c opens no HTTP session (client is NULL) */
 };
 
 /* Every command accepts --help (-h) and --json; its getopt strings start with these. The short

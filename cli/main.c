@@ -11,9 +11,9 @@
  * GMQ protocol spoken, are global options with no command; they will be recognised in
  * main_parse_globals() and select their own code path before any command is looked up.
  *
- * Exit statuses are enum cli_exit (cli.h): 0 success, 1 nothing received, 2 usage, 3 server
- * error, 4 server unreachable, 5 local I/O error. A failed write to stdout (a full disk) is
- * caught at the end, since stdio may hold the output until then.
+ * Exit statuses are enum cli_exit (cli.h): 0 success, 1 nothing received (or damage found by
+ * inspect), 2 usage, 3 server error, 4 server unreachable, 5 local I/O error. A failed write to
+ * stdout (a full disk) is caught at the end, since stdio may hold the output until then.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "cmd_inspect.h"
 #include "cmd_msg.h"
 #include "cmd_queue.h"
 
@@ -44,6 +45,8 @@ static const cli_cmd_t main_commands[] = {
     {"queues", cmd_queue_list, "", "list queues with their counters", cmd_queue_list_help},
     {"stats", cmd_queue_stats, "[QUEUE]", "all queues with totals, or one in detail",
      cmd_queue_stats_help},
+    {"inspect", cmd_inspect, "DATA_DIR [options]", "check a file-storage data directory offline",
+     cmd_inspect_help, .local = true},
 };
 
 enum { MAIN_OPT_VERSION = 300 };
@@ -65,7 +68,7 @@ static void main_usage(FILE *f)
           "Global options (before the command):\n"
           "  -s, --server URL   the server: http://HOST:PORT, https://HOST:PORT or HOST:PORT\n"
           "                     (default: $SLUICE_SERVER, else " MAIN_DEFAULT_SERVER ")\n"
-          "      --json         print the server's JSON replies instead of tables\n"
+          "      --json         print JSON (the server's replies verbatim) instead of tables\n"
           "  -h, --help         show this help; 'sluice COMMAND --help' shows a command's\n"
           "      --version      show the version\n"
           "\n"
@@ -79,11 +82,13 @@ static void main_usage(FILE *f)
     fputs("\n"
           "Exit status:\n"
           "  0  success\n"
-          "  1  nothing to receive: pop or consume found no message within the wait\n"
+          "  1  nothing to receive: pop or consume found no message within the wait;\n"
+          "     inspect found damage\n"
           "  2  usage error: unknown option, missing or malformed argument\n"
           "  3  the server answered with an error, shown as 'sluice: CODE: MESSAGE'\n"
           "  4  the server could not be reached: connection refused, DNS failure, timeout\n"
-          "  5  standard input could not be read or standard output could not be written\n",
+          "  5  standard input could not be read or standard output could not be written;\n"
+          "     inspect could not read a file\n",
           f);
 }
 
@@ -140,6 +145,18 @@ static int main_parse_globals(int argc, char **argv, cli_t *cli, const char **se
     return -1;
 }
 
+/* Flushes stdout and returns status, or CLI_EXIT_LOCAL when the output could not be written and
+ * status did not already report a failure. */
+static int main_flush(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write standard output: %s.", strerror(errno));
+        if (status == CLI_EXIT_OK || status == CLI_EXIT_EMPTY)
+            status = CLI_EXIT_LOCAL;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     cli_t cli = {.client = NULL, .json = false};
@@ -161,6 +178,12 @@ int main(int argc, char **argv)
     cmd = main_find(argv[first]);
     if (cmd == NULL)
         return cli_usage(NULL, "unknown command '%s'.", argv[first]);
+
+    if (cmd->local) { /* inspect: no server, no libcurl */
+        optind = 0;
+        status = cmd->run(&cli, cmd, argc - first, argv + first);
+        return main_flush(status);
+    }
 
     bool from_env = false;
     if (server == NULL) {
@@ -190,10 +213,5 @@ int main(int argc, char **argv)
 
     client_close(cli.client);
     curl_global_cleanup();
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error("cannot write standard output: %s.", strerror(errno));
-        if (status == CLI_EXIT_OK || status == CLI_EXIT_EMPTY)
-            status = CLI_EXIT_LOCAL;
-    }
-    return status;
+    return main_flush(status);
 }

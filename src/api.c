@@ -101,6 +101,7 @@ typedef struct api_req {
     bool suspended;
     bool raw;            /* pop?raw=1 */
     bool created;        /* PUT queue: it did not exist */
+    engine_lease_t pop;  /* pop: the message taken (a reference) and its lease */
     engine_pub_t *items; /* publish: the messages, unref'd on failure */
     size_t nitems;
 } api_req_t;
@@ -450,6 +451,7 @@ static json_t *msg_json(api_req_t *a, msg_t *m, const char *receipt, uint32_t at
 /* ---------------------------------------------------------------- the store round trip */
 
 static void api_store_cb(store_req_t *sr);
+static void on_gone(http_req_t *r);
 
 /* Submits a->sreq; done() builds the reply (or submits again) when it completes. */
 static void api_submit(api_req_t *a, int op, void (*done)(api_req_t *))
@@ -463,7 +465,10 @@ static void api_submit(api_req_t *a, int op, void (*done)(api_req_t *))
     a->done = done;
     store_submit(a->api->store, &a->sreq);
     if (!a->r->responded && !a->suspended && !a->r->gone) {
+        /* waiting (a long-poll, or a change on its way to disk): if the client leaves, the store
+         * must forget the request before its memory goes */
         a->suspended = true;
+        a->r->on_gone = on_gone;
         http_suspend(a->r);
     }
 }
@@ -546,13 +551,16 @@ static void on_done_leases(http_req_t *r, bool delivered)
     store_req_cleanup(&a->sreq);
 }
 
-/* on_done for a pop: the message is acked only once its reply got out. */
+/* on_done for a pop: its ack, already durable, takes effect once the reply got out; when the
+ * reply never left, the message goes back (and the log says so). */
 static void on_done_pop(http_req_t *r, bool delivered)
 {
     api_req_t *a = r->app;
-    followup(a->api, delivered ? STORE_ACK : STORE_UNDO, a->queue, a->sreq.u.lease.out,
-             a->sreq.u.lease.n);
-    store_req_cleanup(&a->sreq);
+    if (a->pop.msg == NULL)
+        return;
+    followup(a->api, delivered ? STORE_ACK : STORE_UNDO, a->queue, &a->pop, 1);
+    msg_unref(a->pop.msg);
+    a->pop.msg = NULL;
 }
 
 static void on_done_cleanup(http_req_t *r, bool delivered)
@@ -973,27 +981,21 @@ static void h_lease(api_req_t *a)
     a->sreq.u.lease.max_bytes = API_LEASE_BYTES;
     a->sreq.u.lease.visibility_ms = vis;
     a->sreq.u.lease.wait_ms = wait;
-    a->r->on_gone = on_gone;
     api_submit(a, STORE_LEASE, lease_done);
 }
 
-static void pop_done(api_req_t *a)
+/* The pop's ack is on disk: answer with the message. */
+static void pop_prepared(api_req_t *a)
 {
-    store_req_t *sr = &a->sreq;
     http_req_t *r = a->r;
-    if (sr->status) {
-        reply_store_error(a, sr->status);
+    if (a->sreq.status) { /* the ack could not be made durable: give the message back */
+        followup(a->api, STORE_UNDO, a->queue, &a->pop, 1);
+        msg_unref(a->pop.msg);
+        a->pop.msg = NULL;
+        reply_store_error(a, a->sreq.status);
         return;
     }
-    r->on_done = on_done_pop;
-    if (sr->u.lease.n == 0) {
-        if (a->raw)
-            http_respond(r, 204, NULL, NULL, 0);
-        else
-            reply_json(a, 200, json_pack("{s:n}", "message"));
-        return;
-    }
-    engine_lease_t *l = &sr->u.lease.out[0];
+    engine_lease_t *l = &a->pop;
     if (!a->raw) {
         reply_json(a, 200, json_pack("{s:o}", "message", msg_json(a, l->msg, NULL, l->attempts)));
         return;
@@ -1006,9 +1008,35 @@ static void pop_done(api_req_t *a)
     http_add_header(r, "Sluice-Queue", a->queue);
     http_add_header(r, "Sluice-Attempts", pool_printf(&r->pool, "%u", l->attempts));
     http_add_header(r, "Sluice-Published-At", dur_format_time(m->published_at, buf));
-    /* The body stays in the message, which the lease result holds until on_done. */
+    /* The body stays in the message, which a->pop holds until on_done. */
     http_respond(r, 200, ct ? pool_strndup(&r->pool, ct, ctlen) : "application/octet-stream",
                  msg_body(m), m->len);
+}
+
+/* Pop: a lease of one message whose ack is made durable before the reply is sent (at most once,
+ * even across a crash), and takes effect — or is taken back — once we know whether the reply
+ * left. */
+static void pop_done(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    if (sr->u.lease.n == 0) {
+        if (a->raw)
+            http_respond(a->r, 204, NULL, NULL, 0);
+        else
+            reply_json(a, 200, json_pack("{s:n}", "message"));
+        return;
+    }
+    a->pop = sr->u.lease.out[0]; /* the reference moves to a->pop */
+    a->r->on_done = on_done_pop;
+    memset(&sr->u, 0, sizeof sr->u);
+    a->receipt = a->pop.receipt;
+    sr->u.ack.receipts = &a->receipt;
+    sr->u.ack.n = 1;
+    api_submit(a, STORE_ACK_PREPARE, pop_prepared);
 }
 
 static void h_pop(api_req_t *a)
@@ -1019,7 +1047,6 @@ static void h_pop(api_req_t *a)
     a->sreq.u.lease.max = 1;
     a->sreq.u.lease.visibility_ms = -1;
     a->sreq.u.lease.wait_ms = wait;
-    a->r->on_gone = on_gone;
     api_submit(a, STORE_LEASE, pop_done);
 }
 
@@ -1247,7 +1274,20 @@ static void queue_info_done(api_req_t *a)
     }
     /* after a PUT the status tells created (201) from changed (200) */
     int status = a->r->method == HTTP_PUT && a->created ? 201 : 200;
-    reply_json(a, status, queue_json(&a->sreq.u.queue_info, true));
+    json_t *o = queue_json(&a->sreq.u.queue_info, true);
+    if (a->sreq.ndamage) {
+        json_t *d = json_array();
+        for (size_t i = 0; i < a->sreq.ndamage; i++) {
+            const struct store_damage *x = &a->sreq.damage[i];
+            char file[40];
+            snprintf(file, sizeof file, "%016llx.seg", (unsigned long long)x->segment);
+            json_array_append_new(d,
+                                  json_pack("{s:s,s:I,s:I}", "file", file, "offset",
+                                            (json_int_t)x->offset, "bytes", (json_int_t)x->bytes));
+        }
+        json_object_set_new(o, "storage", json_pack("{s:o}", "damaged", d));
+    }
+    reply_json(a, status, o);
 }
 
 static void queue_put_done(api_req_t *a)

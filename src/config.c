@@ -29,7 +29,18 @@
 #include "log.h"
 #include "mem.h"
 
-enum opt_type { T_LISTEN, T_PORT, T_UINT, T_SIZE, T_DUR, T_STR, T_STORAGE, T_LEVEL, T_FORMAT };
+enum opt_type {
+    T_LISTEN,
+    T_PORT,
+    T_UINT,
+    T_SIZE,
+    T_DUR,
+    T_STR,
+    T_STORAGE,
+    T_FSYNC,
+    T_LEVEL,
+    T_FORMAT,
+};
 
 struct opt {
     const char *name;
@@ -71,9 +82,15 @@ static const struct opt opts[] = {
      "push-delivery workers (MQ Go -workers)"},
     {"jobs", "server", T_UINT, NUM(jobs, 1, 1000000), "5",
      "push-delivery job buffer (MQ Go -jobs)"},
-    {"storage", "storage", T_STORAGE, STR(storage), "memory",
-     "memory (file, postgres, mysql: later)"},
+    {"storage", "storage", T_STORAGE, STR(storage), "file",
+     "file (durable, in data_dir) or memory (postgres, mysql: later)"},
     {"data_dir", "storage", T_STR, STR(data_dir), "./sluice-data", "directory of the file storage"},
+    {"fsync", "storage", T_FSYNC, STR(fsync), "always",
+     "always (answer once on disk), interval or never (answer once written to the OS)"},
+    {"fsync_interval", "storage", T_DUR, NUM(fsync_interval_ms, 1, 60000), "10ms",
+     "how often fsync = interval syncs"},
+    {"segment_bytes", "storage", T_SIZE, NUM(segment_bytes, 65536, 1ULL << 40), "64M",
+     "size at which a queue's log starts a new segment file"},
     {"max_queues", "queues", T_UINT, NUM(max_queues, 1, 10000000), "10000",
      "queues that may exist at once"},
     {"max_message_bytes", "queues", T_SIZE, NUM(max_message_bytes, 1, 256ULL << 20), "1M",
@@ -97,6 +114,7 @@ static const struct opt opts[] = {
 };
 
 static const char *const storages[] = {"memory", "file", "postgres", "mysql"};
+static const char *const fsyncs[] = {"always", "interval", "never"};
 
 static int fail(char *err, size_t len, const char *fmt, ...) SL_PRINTF(3, 4);
 
@@ -221,6 +239,11 @@ static int opt_set(config_t *c, const struct opt *o, const char *v, char *err, s
             if (strcmp(v, storages[i]) == 0)
                 goto str;
         return fail(err, len, "'%s' is not a storage (memory, file, postgres or mysql)", v);
+    case T_FSYNC:
+        for (size_t i = 0; i < SL_ARRAY_LEN(fsyncs); i++)
+            if (strcmp(v, fsyncs[i]) == 0)
+                goto str;
+        return fail(err, len, "'%s' is not an fsync policy (always, interval or never)", v);
     case T_STR:
     str:
         if (strlen(v) >= o->size)

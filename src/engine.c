@@ -79,7 +79,7 @@ enum tmr_kind { TK_DLV = 1, TK_QUEUE, TK_WAIT };
 
 enum dlv_state { DLV_LEASED, DLV_RETRY, DLV_DELAYED, DLV_KEYWAIT };
 
-enum hist_event { EV_LEASE_EXPIRED, EV_RELEASED };
+enum hist_event { EV_LEASE_EXPIRED, EV_RELEASED, EV_RETURNED /* journal only: not a failure */ };
 static const char *const hist_event_names[] = {"lease_expired", "released"};
 
 struct hist {
@@ -101,6 +101,7 @@ typedef struct dlv {
     list_t link;     /* retry list (RETRY) or lane's waiting list (KEYWAIT) */
     uint32_t attempts;
     uint8_t state;
+    bool preacked;     /* its finish is already in the journal (engine_ack_prepare) */
     uint8_t nhist;     /* entries in hist */
     char *last_error;  /* NULL or an sl_malloc'd string */
     struct hist *hist; /* NULL until the first failure; ring of ENGINE_HISTORY_MAX */
@@ -1128,6 +1129,7 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
 static void dlv_fail(engine_t *e, dlv_t *d, int event, const char *error, int64_t delay)
 {
     queue_t *q = d->g->q;
+    d->preacked = false; /* the record written below (fail or dead letter) supersedes it */
     dlv_record(d, e->now, event, error);
     if (q->set.max_attempts && d->attempts >= q->set.max_attempts && q->set.dlq[0] &&
         dlv_dead_letter(e, d, event))
@@ -1240,10 +1242,12 @@ int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n
                 p->id = d->id;
                 p->duplicate = true;
                 msg_unref(p->msg);
+                p->msg = NULL;
                 continue;
             }
         }
         p->id = queue_append(e, q, p->msg, p->deliver_at, p->ttl_ms, p->idem_key, p->idem_len);
+        p->msg = NULL; /* the queue's now: a later failure to make it durable must not free it */
         if (p->idem_key && q->set.dedup_ms > 0) {
             size_t len = p->idem_len > ENGINE_IDEM_KEY_MAX ? ENGINE_IDEM_KEY_MAX : p->idem_len;
             idem_t *d = sl_malloc(sizeof *d + len);
@@ -1324,7 +1328,8 @@ int engine_ack(engine_t *e, const char *queue, const char *receipt)
     msg_t *m = msg_ref(d->msg);
     g->acked++;
     g->q->acked++;
-    JOURNAL(e, g->q, finish, g->gid, m->id, false);
+    if (!d->preacked)
+        JOURNAL(e, g->q, finish, g->gid, m->id, false);
     dlv_free(e, d);
     group_finish(e, g, m);
     msg_unref(m);
@@ -1344,6 +1349,18 @@ int engine_release(engine_t *e, const char *queue, const char *receipt, int64_t 
     return 0;
 }
 
+int engine_ack_prepare(engine_t *e, const char *queue, const char *receipt)
+{
+    dlv_t *d;
+    int err = lease_find(e, queue, receipt, &d);
+    if (err)
+        return err;
+    if (!d->preacked)
+        JOURNAL(e, d->g->q, finish, d->g->gid, d->msg->id, false);
+    d->preacked = true;
+    return 0;
+}
+
 int engine_undo(engine_t *e, const char *queue, const char *receipt)
 {
     dlv_t *d;
@@ -1352,6 +1369,10 @@ int engine_undo(engine_t *e, const char *queue, const char *receipt)
         return err;
     d->attempts--;
     d->g->delivered--;
+    if (d->preacked) { /* its finish is on disk: say it is back */
+        JOURNAL(e, d->g->q, fail, d->g->gid, d->msg->id, d->attempts, 0, e->now, EV_RETURNED, NULL);
+        d->preacked = false;
+    }
     dlv_to_retry(e, d, true);
     engine_flush(e);
     return 0;
@@ -1883,20 +1904,14 @@ int engine_restore_group(engine_t *e, const char *queue, const char *group, uint
     e->journaling = false;
     group_t *g = group_create(e, q, group, false);
     e->journaling = journaling;
-    /* group_create numbered it and counted the messages so far as its own: put its identity
-     * and start back as they were */
+    /* group_create numbered it: put its identity and start back as they were (no message is
+     * restored yet, so nothing was counted) */
+    sl_assert(q->base == q->end);
     g->gid = gid;
     if (q->next_gid <= gid)
         q->next_gid = gid + 1;
     g->start_id = start_id;
     g->created_at = created_at;
-    for (uint64_t v = q->base; v < q->end; v++) {
-        msg_t *m = ring_get(q, v);
-        if (m && m->only_group == 0 && m->id < start_id) {
-            m->pending--;
-            g->pending--;
-        }
-    }
     return 0;
 }
 
@@ -2031,6 +2046,22 @@ int engine_restore_idem(engine_t *e, const char *queue, const char *key, size_t 
     hmap_add(&q->idem, d->key, len, d);
     queue_rearm(e, q);
     return 0;
+}
+
+void engine_idem_each(engine_t *e, const char *queue, uint64_t max_id,
+                      void (*fn)(void *ctx, uint64_t id, int64_t published_at, const char *key,
+                                 size_t len),
+                      void *ctx)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q == NULL)
+        return;
+    engine_begin(e);
+    for (list_t *l = q->idem_fifo.next; l != &q->idem_fifo; l = l->next) {
+        idem_t *d = list_entry(l, idem_t, link);
+        if (d->id <= max_id && d->expires > e->now)
+            fn(ctx, d->id, d->expires - q->set.dedup_ms, d->key, d->len);
+    }
 }
 
 void **engine_queue_jdata(engine_t *e, const char *queue)

@@ -68,7 +68,7 @@ typedef struct engine_config {
 
 /* One message to publish. */
 typedef struct engine_pub {
-    msg_t *msg;           /* in: the caller's reference, taken over on success */
+    msg_t *msg;           /* in: the caller's reference; taken over on success (set to NULL) */
     int64_t deliver_at;   /* in: not visible before this time; 0 = now */
     int64_t ttl_ms;       /* in: deleted undelivered this long after publish; 0 = never */
     const char *idem_key; /* in: idempotency key or NULL */
@@ -202,14 +202,15 @@ typedef struct engine_gstate {
 } engine_gstate_t;
 
 /* Restoring from a log. These rebuild state without reporting it to the journal: a queue first
- * (created without groups, or updated), then its groups, then its messages in increasing id
- * order, then engine_restore_done(). Strings are copied. */
+ * (created without groups, or updated), then its groups, then engine_restore_done(), then its
+ * messages in increasing id order. Strings are copied. */
 
 /* Creates queue, or updates its settings, counters and creation time; its last id is never
  * lowered. Returns 0 or SL_ENAME. */
 int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info_t *info);
 
-/* Creates group gid of queue unless it exists. Returns 0, SL_ENOQUEUE or SL_ENAME. */
+/* Creates group gid of queue unless it exists; before any message is restored. Returns 0,
+ * SL_ENOQUEUE or SL_ENAME. */
 int engine_restore_group(engine_t *e, const char *queue, const char *group, uint32_t gid,
                          uint64_t start_id, int64_t created_at);
 
@@ -227,11 +228,19 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
 int engine_restore_idem(engine_t *e, const char *queue, const char *key, size_t len, uint64_t id,
                         int64_t published_at);
 
+/* Calls fn for every idempotency key of queue still in its window whose message id is at most
+ * max_id (key borrowed during the call). For carrying keys over when log segments go. */
+void engine_idem_each(engine_t *e, const char *queue, uint64_t max_id,
+                      void (*fn)(void *ctx, uint64_t id, int64_t published_at, const char *key,
+                                 size_t len),
+                      void *ctx);
+
 /* Returns the journal slot of queue (the qdata its hooks receive), or NULL when there is no such
  * queue: a backend sets it for queues it restored. */
 void **engine_queue_jdata(engine_t *e, const char *queue);
 
-/* Ends the restore of queue: gives it its default group if the log had none. */
+/* Ends the restore of queue's groups: gives it its default group if the log had none (a damaged
+ * log), so that the messages restored next are not orphans. */
 void engine_restore_done(engine_t *e, const char *queue);
 
 /* Calls fn for every message of queue with an id up to max_id, with its state in each group that
@@ -274,6 +283,13 @@ int engine_ack(engine_t *e, const char *queue, const char *receipt);
  * delivery's last error. Returns 0, SL_ENOQUEUE or SL_ENORECEIPT. */
 int engine_release(engine_t *e, const char *queue, const char *receipt, int64_t delay_ms,
                    const char *error);
+
+/* Makes the ack of a live lease durable in advance, without ending the lease: the journal gets
+ * its finish record now, and a later engine_ack() ends the lease without writing it again, or
+ * engine_undo() writes that the message is back. For pop, which must be at-most-once across a
+ * crash (the ack is on disk before the reply is sent) and still give the message back when the
+ * reply never left. Returns 0, SL_ENOQUEUE or SL_ENORECEIPT. */
+int engine_ack_prepare(engine_t *e, const char *queue, const char *receipt);
 
 /* Undoes a lease whose reply never reached the consumer: the message is visible again at once,
  * first in line, and the attempt is not counted. Returns 0, SL_ENOQUEUE or SL_ENORECEIPT. */

@@ -12,7 +12,7 @@
  *   8   4  version (QLOG_VERSION = 1)
  *   12  4  header size (32)
  *   16  8  segment sequence number (the file's name)
- *   24  4  reserved, 0
+ *   24  4  salt: a random number per queue, mixed into every record checksum
  *   28  4  XXH32 of bytes 0..27, seed 0
  *
  * Record (12 + L bytes), appended one after the other from offset 32
@@ -21,16 +21,19 @@
  *   5   1  flags, 0
  *   6   2  reserved, 0
  *   8   L  payload
- *   8+L 4  XXH32 of bytes 0 .. 8+L-1, seed QLOG_SEED
+ *   8+L 4  XXH32 of bytes 0 .. 8+L-1, seed QLOG_SEED ^ salt
  *
  * The checksum comes last so that a record whose tail never reached the disk fails it, and it
  * covers the length and type, so a damaged head cannot send the reader astray unnoticed.
  *
  * Payloads (integers little-endian; "str8" is a u8 length then bytes, "str16" a u16 length)
  *   PUBLISH   u64 id, i64 published_at, i64 deliver_at, i64 expires_at, u32 only_group,
- *             u32 body_len, u16 attrs_len, u8 key_len, u8 idem_len, key, idem, attrs, body
- *   FINISH    u32 gid, u32 n, n x u64 id          (group gid is done with these messages)
+ *             u32 body_len, u16 attrs_len, u8 key_len, u16 idem_len, key, idem, attrs, body
+ *   FINISH    u32 gid, u8 reason, u32 n, n x u64 id  (group gid is done with these messages:
+ *                                                    reason 0 acked, 1 dead-lettered)
  *   FAIL      u32 gid, u64 id, u32 attempts, i64 visible_at, i64 at, u8 event, str16 error
+ *             (event 0 lease expired, 1 released, 2 returned: a pop's reply never left, so
+ *             the FINISH written before it is void; the group has the message again)
  *   DROP      u8 reason, u32 n, n x u64 id        (removed for every group)
  *   QUEUE     i64 created_at, u64 last_id, i64 visibility_ms, u32 max_attempts,
  *             u32 max_in_flight_per_key, u64 max_messages, u64 max_bytes, i64 max_age_ms,
@@ -39,6 +42,8 @@
  *   GROUP     u32 gid, u64 start_id, i64 created_at, str8 name
  *   GROUP_DEL u32 gid
  *   PURGE     u64 up_to                            (every message with id <= up_to is gone)
+ *   IDEM      u64 id, i64 published_at, str16 key  (an idempotency key still in its window,
+ *                                                    whose PUBLISH went with a deleted segment)
  *
  * Every record states an absolute fact ("group 2 is done with message 7", "message 9 has had 3
  * attempts"), never a delta, so replaying a record twice, or replaying an older record after a
@@ -50,7 +55,14 @@
  * plausible: known type, zero flags and reserved bytes, a length that fits, and a matching
  * checksum) and reports the bytes in between; every readable record is kept and no damaged byte
  * is ever returned as data. The plausibility tests make a false resynchronisation on random bytes
- * about a one in 10^11 event, and keep the search cheap.
+ * about a one in 10^11 event, and keep the search cheap. The salt makes it hold for bytes that are
+ * not random too: a message body can carry a well-formed record, but not one whose checksum
+ * matches a salt it cannot know, so damage before a body never makes the scanner take part of the
+ * body for a record.
+ *
+ * A bad record at the very end is a torn write only if it is incomplete (its head is cut, or its
+ * length runs past the end of the file); a whole record whose checksum fails there is damage like
+ * any other, and is kept, not cut.
  *
  * Upgrading. A change to the layout bumps QLOG_VERSION. The reader keeps decoding every older
  * version it knows (a version-1 reader stays beside the new one); segments are rewritten in the
@@ -140,26 +152,27 @@ static void rec_end(qlog_buf_t *b)
     size_t len = b->len - b->rec_start - 8;
     sl_assert(len <= QLOG_MAX_PAYLOAD);
     le_put(b->data + b->rec_start, len, 4);
-    uint32_t sum = XXH32(b->data + b->rec_start, 8 + len, QLOG_SEED);
+    uint32_t sum = XXH32(b->data + b->rec_start, 8 + len, QLOG_SEED ^ b->salt);
     put_n(b, sum, 4);
 }
 
-void qlog_put_header(qlog_buf_t *b, uint64_t seq)
+void qlog_put_header(qlog_buf_t *b, uint64_t seq, uint32_t salt)
 {
     unsigned char *h = buf_grow(b, QLOG_HEADER_SIZE);
     memcpy(h, qlog_magic, 8);
     le_put(h + 8, QLOG_VERSION, 4);
     le_put(h + 12, QLOG_HEADER_SIZE, 4);
     le_put(h + 16, seq, 8);
-    le_put(h + 24, 0, 4);
+    le_put(h + 24, salt, 4);
     le_put(h + 28, XXH32(h, 28, 0), 4);
+    b->salt = salt;
 }
 
 /* ---------------------------------------------------------------- encoders */
 
 void qlog_put_publish(qlog_buf_t *b, const qlog_publish_t *p)
 {
-    sl_assert(p->key_len <= 255 && p->idem_len <= 255 && p->attrs_len <= UINT16_MAX &&
+    sl_assert(p->key_len <= 255 && p->idem_len <= UINT16_MAX && p->attrs_len <= UINT16_MAX &&
               p->body_len <= UINT32_MAX);
     rec_begin(b, QLOG_PUBLISH);
     put_n(b, p->id, 8);
@@ -170,7 +183,7 @@ void qlog_put_publish(qlog_buf_t *b, const qlog_publish_t *p)
     put_n(b, p->body_len, 4);
     put_n(b, p->attrs_len, 2);
     put_n(b, p->key_len, 1);
-    put_n(b, p->idem_len, 1);
+    put_n(b, p->idem_len, 2);
     put_bytes(b, p->key, p->key_len);
     put_bytes(b, p->idem, p->idem_len);
     put_bytes(b, p->attrs, p->attrs_len);
@@ -184,8 +197,7 @@ void qlog_put_ids(qlog_buf_t *b, int type, const qlog_ids_t *ids, const uint64_t
     rec_begin(b, type);
     if (type == QLOG_FINISH)
         put_n(b, ids->gid, 4);
-    else
-        put_n(b, ids->reason, 1);
+    put_n(b, ids->reason, 1);
     put_n(b, ids->n, 4);
     for (uint32_t i = 0; i < ids->n; i++)
         put_n(b, values[i], 8);
@@ -259,6 +271,17 @@ void qlog_put_purge(qlog_buf_t *b, uint64_t up_to)
     rec_end(b);
 }
 
+void qlog_put_idem(qlog_buf_t *b, uint64_t id, int64_t published_at, const char *key, size_t len)
+{
+    sl_assert(len <= UINT16_MAX);
+    rec_begin(b, QLOG_IDEM);
+    put_n(b, id, 8);
+    put_n(b, (uint64_t)published_at, 8);
+    put_n(b, len, 2);
+    put_bytes(b, key, len);
+    rec_end(b);
+}
+
 /* ---------------------------------------------------------------- decoders */
 
 /* A bounds-checked reader over one payload. */
@@ -314,7 +337,7 @@ int qlog_get_publish(const qlog_rec_t *r, qlog_publish_t *p)
     p->body_len = (size_t)get_n(&c, 4);
     p->attrs_len = (size_t)get_n(&c, 2);
     p->key_len = (size_t)get_n(&c, 1);
-    p->idem_len = (size_t)get_n(&c, 1);
+    p->idem_len = (size_t)get_n(&c, 2);
     p->key = (const char *)get_bytes(&c, p->key_len);
     p->idem = (const char *)get_bytes(&c, p->idem_len);
     p->attrs = get_bytes(&c, p->attrs_len);
@@ -333,8 +356,7 @@ int qlog_get_ids(const qlog_rec_t *r, qlog_ids_t *ids)
     ids->reason = 0;
     if (r->type == QLOG_FINISH)
         ids->gid = (uint32_t)get_n(&c, 4);
-    else
-        ids->reason = (uint8_t)get_n(&c, 1);
+    ids->reason = (uint8_t)get_n(&c, 1);
     ids->n = (uint32_t)get_n(&c, 4);
     ids->ids = get_bytes(&c, (size_t)ids->n * 8);
     return cur_done(&c);
@@ -426,11 +448,28 @@ int qlog_get_u64(const qlog_rec_t *r, uint64_t *v)
     return cur_done(&c);
 }
 
+int qlog_get_idem(const qlog_rec_t *r, uint64_t *id, int64_t *published_at, const char **key,
+                  size_t *len)
+{
+    cur_t c = cur_of(r);
+    if (r->type != QLOG_IDEM)
+        return SL_EIO;
+    *id = get_n(&c, 8);
+    *published_at = (int64_t)get_n(&c, 8);
+    *len = (size_t)get_n(&c, 2);
+    *key = (const char *)get_bytes(&c, *len);
+    return cur_done(&c);
+}
+
 /* ---------------------------------------------------------------- scanning */
 
-/* Returns the total size of a valid record at data[off..size), or 0. */
-static size_t record_at(const unsigned char *data, size_t size, size_t off)
+/* Returns the total size of a valid record at data[off..size), or 0. *whole (may be NULL) tells
+ * whether a record that failed only its checksum was there in full. */
+static size_t record_at(const unsigned char *data, size_t size, size_t off, uint32_t seed,
+                        bool *whole)
 {
+    if (whole)
+        *whole = false;
     if (size - off < QLOG_RECORD_OVERHEAD)
         return 0;
     const unsigned char *h = data + off;
@@ -439,8 +478,11 @@ static size_t record_at(const unsigned char *data, size_t size, size_t off)
         len > QLOG_MAX_PAYLOAD || len > size - off - QLOG_RECORD_OVERHEAD)
         return 0;
     uint32_t want = (uint32_t)le_get(h + 8 + len, 4);
-    if (XXH32(h, 8 + (size_t)len, QLOG_SEED) != want)
+    if (XXH32(h, 8 + (size_t)len, seed) != want) {
+        if (whole)
+            *whole = true;
         return 0;
+    }
     return QLOG_RECORD_OVERHEAD + (size_t)len;
 }
 
@@ -453,17 +495,21 @@ int qlog_scan(const unsigned char *data, size_t size, const qlog_scan_cb_t *cb,
         le_get(data + 28, 4) != XXH32(data, 28, 0))
         return SL_EIO;
     res->seq = le_get(data + 16, 8);
+    res->salt = (uint32_t)le_get(data + 24, 4);
+    uint32_t seed = QLOG_SEED ^ res->salt;
     size_t off = QLOG_HEADER_SIZE;
     res->valid_end = off;
     while (off < size) {
-        size_t n = record_at(data, size, off);
+        bool whole;
+        size_t n = record_at(data, size, off, seed, &whole);
         if (n == 0) {
             /* damage or a torn tail: find where valid records start again, if they do */
             size_t next = off + 1;
-            while (next < size && record_at(data, size, next) == 0)
+            while (next < size && record_at(data, size, next, seed, NULL) == 0)
                 next++;
             if (next >= size) {
                 res->tail_bad = size - off;
+                res->tail_whole = whole;
                 break;
             }
             if (cb && cb->damaged)

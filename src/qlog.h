@@ -29,7 +29,8 @@ enum qlog_type {
     QLOG_GROUP = 6,     /* a consumer group exists */
     QLOG_GROUP_DEL = 7, /* a consumer group was deleted */
     QLOG_PURGE = 8,     /* every message up to an id was deleted */
-    QLOG_TYPE_MAX = 8,
+    QLOG_IDEM = 9,      /* an idempotency key, carried over from a deleted segment */
+    QLOG_TYPE_MAX = 9,
 };
 
 /* A growable byte buffer records are encoded into. */
@@ -37,6 +38,7 @@ typedef struct qlog_buf {
     unsigned char *data;
     size_t len, cap;
     size_t rec_start; /* where the record being built began */
+    uint32_t salt;    /* mixed into record checksums: the salt of the segment they go to */
 } qlog_buf_t;
 
 void qlog_buf_init(qlog_buf_t *b);
@@ -45,8 +47,9 @@ void qlog_buf_cleanup(qlog_buf_t *b);
 /* Empties b, keeping its memory. */
 void qlog_buf_reset(qlog_buf_t *b);
 
-/* Writes a segment header for segment number seq. */
-void qlog_put_header(qlog_buf_t *b, uint64_t seq);
+/* Writes a segment header for segment number seq with checksum salt (see qlog.c), and makes salt
+ * the buffer's salt for the records that follow. */
+void qlog_put_header(qlog_buf_t *b, uint64_t seq, uint32_t salt);
 
 /* ---------------------------------------------------------------- records, as values */
 
@@ -62,7 +65,7 @@ typedef struct qlog_publish {
 
 typedef struct qlog_ids {
     uint32_t gid;   /* FINISH */
-    uint8_t reason; /* DROP */
+    uint8_t reason; /* FINISH: 0 acked, 1 dead-lettered; DROP: enum engine_drop_reason */
     uint32_t n;
     const unsigned char *ids; /* n little-endian u64; read with qlog_id() */
 } qlog_ids_t;
@@ -102,6 +105,7 @@ void qlog_put_queue(qlog_buf_t *b, const qlog_queue_t *q);
 void qlog_put_group(qlog_buf_t *b, const qlog_group_t *g);
 void qlog_put_group_del(qlog_buf_t *b, uint32_t gid);
 void qlog_put_purge(qlog_buf_t *b, uint64_t up_to);
+void qlog_put_idem(qlog_buf_t *b, uint64_t id, int64_t published_at, const char *key, size_t len);
 
 /* A record found by the scanner: its type and payload, borrowed from the scanned bytes. */
 typedef struct qlog_rec {
@@ -120,6 +124,8 @@ int qlog_get_queue(const qlog_rec_t *r, qlog_queue_t *q);
 int qlog_get_group(const qlog_rec_t *r, qlog_group_t *g);
 int qlog_get_u32(const qlog_rec_t *r, uint32_t *v); /* GROUP_DEL */
 int qlog_get_u64(const qlog_rec_t *r, uint64_t *v); /* PURGE */
+int qlog_get_idem(const qlog_rec_t *r, uint64_t *id, int64_t *published_at, const char **key,
+                  size_t *len);
 
 /* The i-th id of a FINISH or DROP record. */
 uint64_t qlog_id(const qlog_ids_t *ids, uint32_t i);
@@ -137,8 +143,11 @@ typedef struct qlog_scan_cb {
 
 typedef struct qlog_scan_result {
     uint64_t seq;     /* from the header */
+    uint32_t salt;    /* from the header */
     size_t valid_end; /* end of the last valid record: where appending may resume */
     size_t tail_bad;  /* bytes after valid_end that hold no valid record (a torn tail) */
+    bool tail_whole;  /* ...but they begin with a whole record (plausible head, length inside the
+                         file) that fails only its checksum: damage, not a torn write */
     size_t records;   /* valid records seen */
     size_t damaged;   /* bytes reported through damaged() */
 } qlog_scan_result_t;

@@ -36,6 +36,7 @@ enum store_op {
     STORE_ACK,
     STORE_RELEASE,
     STORE_UNDO,
+    STORE_ACK_PREPARE, /* engine_ack_prepare: the ack of a pop, durable before its reply */
     STORE_PEEK,
     STORE_REDRIVE,
     STORE_QUEUE_PUT,
@@ -75,7 +76,7 @@ struct store_req {
             size_t n;
         } lease;
         struct {
-            const char **receipts; /* ack, release, undo */
+            const char **receipts; /* ack, release, undo, ack_prepare */
             size_t n;
             int *results; /* out: in the pool, 0 or SL_ENORECEIPT per receipt */
             size_t done;  /* out: how many succeeded */
@@ -113,6 +114,13 @@ struct store_req {
             engine_group_info_t info;
         } group;
     } u;
+    /* out, STORE_QUEUE_INFO: damaged ranges the backend found in the queue's files at start
+     * (in the pool) */
+    struct store_damage {
+        uint64_t segment; /* the segment file's number */
+        uint64_t offset, bytes;
+    } * damage;
+    size_t ndamage;
     void *priv; /* the backend's while the request is pending */
 };
 
@@ -132,8 +140,8 @@ struct store_ops {
     int (*open)(const store_config_t *cfg, uv_loop_t *loop, store_t **out);
     /* Starts req (req->op says which); calls req->cb exactly once. */
     void (*submit)(store_t *s, store_req_t *req);
-    /* Withdraws a parked request: 0 when it was pending (its cb will not be called), SL_ENOENT
-     * when it is not pending. */
+    /* Withdraws a pending request (a parked lease, or a change waiting to be durable): 0 when it
+     * was pending (its cb will not be called), SL_ENOENT when it is not. */
     int (*cancel)(store_t *s, store_req_t *req);
     /* Answers every parked request (empty results): the server is shutting down. */
     void (*drain)(store_t *s);

@@ -90,6 +90,8 @@ static int eng_ack_each(store_eng_t *se, store_req_t *req)
         else if (req->op == STORE_RELEASE)
             r = engine_release(se->engine, req->queue, receipt, req->u.ack.delay_ms,
                                req->u.ack.error);
+        else if (req->op == STORE_ACK_PREPARE)
+            r = engine_ack_prepare(se->engine, req->queue, receipt);
         else
             r = engine_undo(se->engine, req->queue, receipt);
         if (r == SL_ENOQUEUE)
@@ -137,6 +139,7 @@ void store_eng_submit(store_eng_t *se, store_req_t *req)
     case STORE_ACK:
     case STORE_RELEASE:
     case STORE_UNDO:
+    case STORE_ACK_PREPARE:
         r = eng_ack_each(se, req);
         break;
     case STORE_PEEK:

@@ -65,6 +65,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,18 +106,26 @@ typedef struct fq {
     store_file_t *s;
     char name[ENGINE_NAME_MAX + 1];
     char *dir;
-    fseg_t *segs; /* oldest first; the last is the active one */
+    fseg_t *segs;  /* oldest first; the last is the active one */
+    uint32_t salt; /* of its segments' checksums (qlog.c) */
     size_t nsegs, segcap;
     qlog_buf_t buf;       /* records for the next batch */
     size_t rotate_at;     /* offset in buf where a new segment starts, or FILE_NONE */
     qlog_buf_t later;     /* records held back until the batch after `later_after` */
     uint64_t later_after; /* the batch that holds what they depend on */
     uint64_t *unlink;     /* segments to delete with the next batch */
+    uint64_t carry_idem;  /* idempotency keys of messages up to this id go to the next batch */
     size_t nunlink, unlinkcap;
     bool fresh;   /* its directory and first segment are still to be made */
     bool deleted; /* deleted: its files go with the next batch */
     fdamage_t *damage;
     size_t ndamage;
+    /* What the records that will follow the next checkpoint in the file count, so that the
+     * checkpoint's counters (taken later, when the batch is built) leave them out: after_ck
+     * for records in buf past the checkpoint's place, in_later for held-back ones. */
+    struct fcount {
+        uint64_t published, acked, dead_lettered, expired, dropped;
+    } after_ck, in_later;
     uint32_t refs; /* the store's list + batches holding it */
     /* owned by the storage thread once started */
     int fd;
@@ -229,6 +238,9 @@ static fq_t *fq_new(store_file_t *s, const char *name)
     sl_free(queues);
     qlog_buf_init(&q->buf);
     qlog_buf_init(&q->later);
+    if (getrandom(&q->salt, sizeof q->salt, GRND_NONBLOCK) != sizeof q->salt)
+        q->salt = (uint32_t)dur_now_ms() ^ (uint32_t)(uintptr_t)q;
+    q->buf.salt = q->later.salt = q->salt;
     q->rotate_at = FILE_NONE;
     q->fd = -1;
     q->refs = 1;
@@ -287,6 +299,18 @@ static qlog_buf_t *rec_buf(fq_t *q, bool after_move)
         return &q->buf;
     q->later_after = s->open_seq;
     return &q->later;
+}
+
+/* Where the counts of a record appended now go: held back, or after a checkpoint still to be
+ * written in this batch (a fresh queue's or a rotation's), or nowhere. */
+static struct fcount *count_of(fq_t *q, bool after_move)
+{
+    static struct fcount sink;
+    if (after_move)
+        return &q->in_later;
+    if (q->fresh || q->rotate_at != FILE_NONE)
+        return &q->after_ck;
+    return &sink;
 }
 
 static void j_queue(void *ctx, void **qdata, const engine_queue_info_t *info)
@@ -374,6 +398,7 @@ static void j_publish(void *ctx, void **qdata, const msg_t *m, int64_t deliver_a
                         .body = msg_body((msg_t *)m),
                         .body_len = m->len};
     qlog_put_publish(rec_buf(q, false), &p);
+    count_of(q, false)->published++;
     seg->published++;
     seg->live++;
     seg->last_id = m->id;
@@ -384,8 +409,13 @@ static void j_finish(void *ctx, void **qdata, uint32_t gid, uint64_t id, bool af
     fq_t *q = fq_of(ctx, qdata);
     if (q == NULL)
         return;
-    qlog_ids_t ids = {.gid = gid, .n = 1};
+    /* the engine moves a message out of a group without an ack only to dead-letter it */
+    qlog_ids_t ids = {.gid = gid, .reason = after_move ? 1 : 0, .n = 1};
     qlog_put_ids(rec_buf(q, after_move), QLOG_FINISH, &ids, &id);
+    if (after_move)
+        count_of(q, true)->dead_lettered++;
+    else
+        count_of(q, false)->acked++;
 }
 
 static void j_fail(void *ctx, void **qdata, uint32_t gid, uint64_t id, uint32_t attempts,
@@ -412,6 +442,10 @@ static void j_drop(void *ctx, void **qdata, uint64_t id, int reason, bool after_
         return;
     qlog_ids_t ids = {.reason = (uint8_t)reason, .n = 1};
     qlog_put_ids(rec_buf(q, after_move), QLOG_DROP, &ids, &id);
+    if (reason == ENGINE_DROP_EXPIRED)
+        count_of(q, after_move)->expired++;
+    else if (reason == ENGINE_DROP_RETENTION)
+        count_of(q, after_move)->dropped++;
 }
 
 static void j_purge(void *ctx, void **qdata, uint64_t up_to)
@@ -422,7 +456,9 @@ static void j_purge(void *ctx, void **qdata, uint64_t up_to)
 }
 
 /* Segments whose messages are all gone are deleted, oldest first (a segment's records only
- * concern messages of itself and of segments before it, so only a prefix can go). */
+ * concern messages of itself and of segments before it, so only a prefix can go). The
+ * idempotency keys still in their window that they held are written again, with the next batch
+ * (the engine cannot be asked from inside its hook). */
 static void drop_dead_segments(fq_t *q)
 {
     size_t n = 0;
@@ -437,6 +473,8 @@ static void drop_dead_segments(fq_t *q)
         }
         q->unlink[q->nunlink++] = q->segs[i].seq;
     }
+    if (q->segs[n - 1].last_id > q->carry_idem)
+        q->carry_idem = q->segs[n - 1].last_id;
     memmove(q->segs, q->segs + n, (q->nsegs - n) * sizeof *q->segs);
     q->nsegs -= n;
     mark_dirty(q);
@@ -472,15 +510,19 @@ static void put_checkpoint(store_file_t *s, fq_t *q, qlog_buf_t *b)
     engine_queue_info_t info;
     pool_init(&pool);
     if (engine_queue_info(s->engine, q->name, &pool, &info) == 0) {
+        /* the counters of the records that will follow this checkpoint are left out: replay
+         * adds them back */
+        const struct fcount *a = &q->after_ck, *l = &q->in_later;
         qlog_queue_t r = {.created_at = info.created_at,
                           .last_id = info.last_id,
                           .settings = info.settings,
                           .dlq_auto = info.dlq_auto,
-                          .published = info.published,
-                          .acked = info.acked,
-                          .expired = info.expired,
-                          .dropped = info.dropped,
-                          .dead_lettered = info.dead_lettered};
+                          .published = info.published - a->published - l->published,
+                          .acked = info.acked - a->acked - l->acked,
+                          .expired = info.expired - a->expired - l->expired,
+                          .dropped = info.dropped - a->dropped - l->dropped,
+                          .dead_lettered =
+                              info.dead_lettered - a->dead_lettered - l->dead_lettered};
         qlog_put_queue(b, &r);
         for (size_t i = 0; i < info.ngroups; i++) {
             const engine_group_info_t *g = &info.groups[i];
@@ -489,6 +531,12 @@ static void put_checkpoint(store_file_t *s, fq_t *q, qlog_buf_t *b)
         }
     }
     pool_cleanup(&pool);
+}
+
+/* engine_idem_each callback: a key carried over into the buffer ctx. */
+static void put_idem(void *ctx, uint64_t id, int64_t published_at, const char *key, size_t len)
+{
+    qlog_put_idem(ctx, id, published_at, key, len);
 }
 
 /* engine_export callback: one live message as records of a compacted segment. */
@@ -550,9 +598,10 @@ static void maybe_compact(store_file_t *s, fq_t *q, fjob_t *job)
         return;
     fseg_t *last = &q->segs[n - 1];
     qlog_buf_init(&job->compact);
-    qlog_put_header(&job->compact, last->seq);
+    qlog_put_header(&job->compact, last->seq, q->salt);
     put_checkpoint(s, q, &job->compact);
     engine_export(s->engine, q->name, last->last_id, export_one, &job->compact);
+    engine_idem_each(s->engine, q->name, last->last_id, put_idem, &job->compact);
     job->compact_seq = last->seq;
     for (size_t i = 0; i + 1 < n; i++) {
         if (q->nunlink == q->unlinkcap) {
@@ -599,11 +648,12 @@ static void job_fill(store_file_t *s, fq_t *q, fjob_t *job)
         return;
     }
     qlog_buf_t *d = &job->data;
+    d->salt = q->salt;
     fseg_t *active = &q->segs[q->nsegs - 1];
     if (q->fresh) {
         job->create = true;
         job->new_seq = active->seq;
-        qlog_put_header(d, active->seq);
+        qlog_put_header(d, active->seq, q->salt);
         put_checkpoint(s, q, d);
         q->fresh = false;
     }
@@ -614,6 +664,7 @@ static void job_fill(store_file_t *s, fq_t *q, fjob_t *job)
             qlog_buf_t t = *d;
             *d = q->buf;
             q->buf = t;
+            q->buf.salt = q->salt;
         } else {
             buf_append(d, q->buf.data, q->buf.len);
         }
@@ -622,7 +673,7 @@ static void job_fill(store_file_t *s, fq_t *q, fjob_t *job)
         q->segs[q->nsegs - 2].bytes += d->len;
         job->rotate_at = d->len;
         job->new_seq = active->seq;
-        qlog_put_header(d, active->seq);
+        qlog_put_header(d, active->seq, q->salt);
         put_checkpoint(s, q, d);
         buf_append(d, q->buf.data + q->rotate_at, q->buf.len - q->rotate_at);
         q->rotate_at = FILE_NONE;
@@ -630,8 +681,14 @@ static void job_fill(store_file_t *s, fq_t *q, fjob_t *job)
     if (q->later.len && q->later_after < s->open_seq) {
         buf_append(d, q->later.data, q->later.len);
         qlog_buf_reset(&q->later);
+        memset(&q->in_later, 0, sizeof q->in_later);
     }
     qlog_buf_reset(&q->buf);
+    memset(&q->after_ck, 0, sizeof q->after_ck);
+    if (q->carry_idem) {
+        engine_idem_each(s->engine, q->name, q->carry_idem, put_idem, d);
+        q->carry_idem = 0;
+    }
     active->bytes += job->rotate_at == FILE_NONE ? d->len : d->len - job->rotate_at;
     maybe_compact(s, q, job);
     if (q->nunlink) {
@@ -665,13 +722,9 @@ static void thread_submit(store_file_t *s, fbatch_t *b)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Once per loop iteration: everything appended since the last batch becomes the next batch, if
- * the thread is free. While it is busy, records pile up and go together next time: group commit. */
-static void on_flush(uv_prepare_t *h)
+/* Makes everything appended since the last batch the next batch. */
+static fbatch_t *batch_build(store_file_t *s)
 {
-    store_file_t *s = h->data;
-    if (s->inflight || s->failed || list_empty(&s->dirty))
-        return;
     fbatch_t *b = sl_calloc(1, sizeof *b);
     b->seq = s->open_seq++;
     size_t n = 0;
@@ -690,7 +743,17 @@ static void on_flush(uv_prepare_t *h)
     while ((l = list_shift(&keep)) != NULL)
         list_push(&s->dirty, l);
     b->sync = s->policy == FSYNC_ALWAYS;
-    thread_submit(s, b);
+    return b;
+}
+
+/* Once per loop iteration: if the thread is free, what was appended becomes a batch. While it is
+ * busy, records pile up and go together next time: group commit. */
+static void on_flush(uv_prepare_t *h)
+{
+    store_file_t *s = h->data;
+    if (s->inflight || s->failed || list_empty(&s->dirty))
+        return;
+    thread_submit(s, batch_build(s));
 }
 
 /* ---------------------------------------------------------------- the storage thread */
@@ -804,13 +867,6 @@ static int job_run(store_file_t *s, fjob_t *j)
             return -1;
         j->compact.len = 0; /* done: a retry of the batch does not redo it */
     }
-    for (size_t i = 0; i < j->nunlink; i++) {
-        /* a segment whose messages are all gone: losing the unlink in a crash only wastes space */
-        char *path = seg_path(q, j->unlink[i], "");
-        unlink(path);
-        sl_free(path);
-    }
-    j->nunlink = 0;
     return 0;
 }
 
@@ -861,6 +917,19 @@ static void batch_run(store_file_t *s, fbatch_t *b)
         /* every file of the batch goes back to its size before it; the batch will be retried */
         for (size_t k = 0; k < b->njobs && k <= i; k++)
             job_undo(&b->jobs[k]);
+        return;
+    }
+    /* Segments whose messages are all gone go last, once what replaced them (carried-over
+     * idempotency keys, a compacted segment) is on disk. Losing an unlink in a crash only
+     * wastes space: replaying a dead segment changes nothing. */
+    for (size_t k = 0; k < b->njobs; k++) {
+        fjob_t *j = &b->jobs[k];
+        for (size_t u = 0; u < j->nunlink; u++) {
+            char *path = seg_path(j->q, j->unlink[u], "");
+            unlink(path);
+            sl_free(path);
+        }
+        j->nunlink = 0;
     }
 }
 
@@ -951,6 +1020,13 @@ static void on_done(uv_async_t *h)
         s->synced_seq = b->seq;
     else
         s->unsynced = true;
+    for (size_t i = 0; i < b->njobs; i++) {
+        fq_t *q = b->jobs[i].q;
+        if (b->jobs[i].remove && list_linked(&q->link)) { /* its files are gone: forget it */
+            list_remove(&q->link);
+            fq_unref(q);
+        }
+    }
     batch_free(b);
     waits_settle(s, s->policy == FSYNC_ALWAYS ? s->synced_seq : s->written_seq, 0);
 }
@@ -984,6 +1060,16 @@ static void on_interval(uv_timer_t *t)
 static void file_done(store_eng_t *se, store_req_t *req)
 {
     store_file_t *s = SL_CONTAINER_OF(se, store_file_t, se);
+    if (req->op == STORE_QUEUE_INFO && req->status == 0) {
+        fq_t *q = hmap_find(&s->qmap, req->queue, strlen(req->queue));
+        if (q && q->ndamage) {
+            req->damage = pool_alloc(req->pool, q->ndamage * sizeof *req->damage);
+            for (size_t i = 0; i < q->ndamage; i++)
+                req->damage[i] =
+                    (struct store_damage){q->damage[i].seq, q->damage[i].offset, q->damage[i].len};
+            req->ndamage = q->ndamage;
+        }
+    }
     if (req->status == 0 && store_eng_writes(req->op) && s->appended != s->op_appended) {
         /* it changed durable state: answer once its batch is on disk */
         fwait_t *w = sl_malloc(sizeof *w);
@@ -1011,9 +1097,20 @@ static void file_submit(store_t *base, store_req_t *req)
     store_eng_submit(&s->se, req);
 }
 
+/* Withdraws a parked lease, or a change waiting for its batch (its client left: the change stays,
+ * only the answer is dropped). */
 static int file_cancel(store_t *base, store_req_t *req)
 {
-    return store_eng_cancel(&((store_file_t *)base)->se, req);
+    store_file_t *s = (store_file_t *)base;
+    for (list_t *l = s->waits.next; l != &s->waits; l = l->next) {
+        fwait_t *w = list_entry(l, fwait_t, link);
+        if (w->req == req) {
+            list_remove(l);
+            sl_free(w);
+            return 0;
+        }
+    }
+    return store_eng_cancel(&s->se, req);
 }
 
 static void file_drain(store_t *base)
@@ -1196,11 +1293,15 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             break;
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
+            /* counted even when the message's own record went with a deleted segment */
+            if (ids.reason == 1)
+                r->qrec.dead_lettered++;
+            else
+                r->qrec.acked++;
             if (!hmap_find(&r->msgs, &id, sizeof id))
                 continue;
             rstate_t *st = rq_state(r, id, ids.gid);
             st->finished = true;
-            r->qrec.acked++;
             rq_maybe_gone(r, id);
         }
         break;
@@ -1210,8 +1311,11 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         if ((err = qlog_get_fail(rec, &f)) || !hmap_find(&r->msgs, &f.id, sizeof f.id))
             break;
         rstate_t *st = rq_state(r, f.id, f.gid);
+        st->finished = false; /* a failed (or returned) delivery: the group has it again */
         st->attempts = f.attempts;
         st->visible_at = f.visible_at;
+        if (f.event == 2) /* returned: the reply of a pop never left; not a failure */
+            break;
         sl_free(st->last_error);
         st->last_error = f.error_len ? dup_n(f.error, f.error_len) : NULL;
         uint8_t slot = (uint8_t)((st->first + st->nfail) % ENGINE_HISTORY_MAX);
@@ -1233,8 +1337,6 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             break;
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
-            if (!hmap_find(&r->msgs, &id, sizeof id))
-                continue;
             if (ids.reason == ENGINE_DROP_EXPIRED)
                 r->qrec.expired++;
             else if (ids.reason == ENGINE_DROP_RETENTION)
@@ -1283,6 +1385,20 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         for (size_t gi = 0; gi < r->ngroups; gi++)
             if (r->groups[gi].gid == gid)
                 r->gdeleted[gi] = true;
+        break;
+    }
+    case QLOG_IDEM: {
+        uint64_t id;
+        int64_t at;
+        const char *key;
+        size_t len;
+        if ((err = qlog_get_idem(rec, &id, &at, &key, &len)))
+            break;
+        if (r->nidem == r->idemcap) {
+            r->idemcap = r->idemcap ? r->idemcap * 2 : 16;
+            r->idem = sl_realloc(r->idem, r->idemcap * sizeof *r->idem);
+        }
+        r->idem[r->nidem++] = (struct ridem){id, at, dup_n(key, len), len};
         break;
     }
     case QLOG_PURGE: {
@@ -1385,6 +1501,7 @@ static void rq_restore(store_file_t *s, rq_t *r)
         if (!r->gdeleted[gi])
             engine_restore_group(s->engine, q->name, r->gnames[gi], r->groups[gi].gid,
                                  r->groups[gi].start_id, r->groups[gi].created_at);
+    engine_restore_done(s->engine, q->name); /* a default group even if the log lost it */
     size_t n = 0;
     msg_t **all = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *all), *m;
     uint32_t pos = 0;
@@ -1423,7 +1540,6 @@ static void rq_restore(store_file_t *s, rq_t *r)
     for (size_t i = 0; i < r->nidem; i++)
         engine_restore_idem(s->engine, q->name, r->idem[i].key, r->idem[i].len, r->idem[i].id,
                             r->idem[i].published_at);
-    engine_restore_done(s->engine, q->name);
     engine_export(s->engine, q->name, UINT64_MAX, count_live, q);
     *engine_queue_jdata(s->engine, q->name) = q;
 }
@@ -1454,7 +1570,9 @@ static int scan_segment(rq_t *r, uint64_t seq, bool last)
 {
     fq_t *q = r->fq;
     char *path = seg_path(q, seq, "");
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    /* O_APPEND: if this is the active segment, records are appended after what is read here
+     * (and after the cut, when a torn tail is cut off) */
+    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
     struct stat st;
     int rc = -1;
     if (fd < 0 || fstat(fd, &st) < 0) {
@@ -1491,7 +1609,15 @@ static int scan_segment(rq_t *r, uint64_t seq, bool last)
     }
     if (st.st_size)
         munmap(map, (size_t)st.st_size);
-    if (res.tail_bad && last) {
+    if (res.seq != seq)
+        log_msg(LOG_WARN, "%s: its header says segment %llu; read in the order of file names.",
+                path, (unsigned long long)res.seq);
+    q->salt = q->buf.salt = q->later.salt = res.salt; /* appends continue with it */
+    if (res.tail_bad && res.tail_whole) {
+        /* a whole record that fails its checksum: damage, kept (appends go after it) */
+        rq_damaged(r, res.valid_end, res.tail_bad);
+        seg->bytes = (uint64_t)st.st_size;
+    } else if (res.tail_bad && last) {
         /* the torn tail of the last write before a crash: nothing in it was acknowledged */
         log_msg(LOG_WARN, "%s: cut a torn tail of %zu bytes at offset %zu.", path, res.tail_bad,
                 res.valid_end);
@@ -1516,6 +1642,28 @@ out:
     return rc;
 }
 
+/* Whether name[0..n) is a segment's name without suffix: 16 lowercase hex digits + ".seg". */
+static bool seg_name_n(const char *name, size_t n, uint64_t *seq)
+{
+    if (n != 20 || strncmp(name + 16, ".seg", 4) != 0)
+        return false;
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = name[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *seq = v;
+    return true;
+}
+
+static bool seg_name(const char *name, uint64_t *seq)
+{
+    return seg_name_n(name, strlen(name), seq);
+}
+
 /* Replays the log of the queue in directory q->dir and restores it into the engine. */
 static void recover_queue(store_file_t *s, fq_t *q)
 {
@@ -1524,16 +1672,15 @@ static void recover_queue(store_file_t *s, fq_t *q)
     size_t n = 0, cap = 0;
     struct dirent *de;
     while (dh && (de = readdir(dh)) != NULL) {
-        unsigned long long seq;
-        char tail[8];
+        uint64_t seq;
         size_t len = strlen(de->d_name);
-        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
+        if (len == 24 && seg_name_n(de->d_name, 20, &seq) && strcmp(de->d_name + 20, ".tmp") == 0) {
             char *p = path_join(q->dir, de->d_name); /* an unfinished compaction */
             unlink(p);
             sl_free(p);
             continue;
         }
-        if (sscanf(de->d_name, "%16llx.se%1s", &seq, tail) != 2 || len != 20)
+        if (!seg_name(de->d_name, &seq))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -1622,6 +1769,14 @@ static int recover(store_file_t *s)
             continue;
         if (!engine_name_valid(de->d_name, strlen(de->d_name))) {
             log_msg(LOG_WARN, "Ignoring %s/%s: not a queue name.", queues, de->d_name);
+            continue;
+        }
+        char *path = path_join(queues, de->d_name);
+        struct stat st;
+        bool dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        sl_free(path);
+        if (!dir) { /* a stray file: taking it for a queue would block every write */
+            log_msg(LOG_WARN, "Ignoring %s/%s: not a directory.", queues, de->d_name);
             continue;
         }
         recover_queue(s, fq_new(s, de->d_name));
@@ -1774,20 +1929,13 @@ static void flush_all(store_file_t *s)
         }
         if (list_empty(&s->dirty))
             break;
-        s->open_seq++; /* held-back records may now go */
-        on_flush(&s->flush);
-        fbatch_t *b = s->inflight;
-        s->inflight = NULL;
-        pthread_mutex_lock(&s->mu);
-        s->todo = NULL; /* the thread is stopped: run it here */
-        pthread_mutex_unlock(&s->mu);
-        if (b) {
-            b->sync = true;
-            batch_run(s, b);
-            if (b->err)
-                log_msg(LOG_ERROR, "Storage write failed at shutdown: %s.", strerror(b->err));
-            batch_free(b);
-        }
+        s->open_seq++;                /* held-back records may now go */
+        fbatch_t *b = batch_build(s); /* the thread is stopped: run it here */
+        b->sync = true;
+        batch_run(s, b);
+        if (b->err)
+            log_msg(LOG_ERROR, "Storage write failed at shutdown: %s.", strerror(b->err));
+        batch_free(b);
     }
     waits_settle(s, UINT64_MAX, 0);
 }

@@ -22,7 +22,7 @@ def test_batch_of_body_and_text_items_in_order(sluice):
     ]})
     assert r.status_code == 201, r.text
     out = r.json()
-    assert out["queue"] == "jobs" and out["stored"] == "memory"
+    assert out["queue"] == "jobs" and out["stored"] == "fsync"  # the default: file, always
     ids = out["ids"]
     assert len(ids) == 3 and ids[0] < ids[1] < ids[2]
     assert "duplicates" not in out or out["duplicates"] == []

@@ -15,7 +15,7 @@ def test_publish_answers_201_with_queue_id_and_stored(sluice):
     body = r.json()
     assert body["queue"] == "jobs"
     assert isinstance(body["id"], int)
-    assert body["stored"] == "memory"  # the only storage today (docs/config.md)
+    assert body["stored"] == "fsync"  # the default storage is file with fsync = always
     assert "duplicate" not in body
 
 

@@ -23,6 +23,14 @@ Fixtures (every server runs in its own fresh temporary directory as cwd):
                      run_sluiced(*args, env=None, config=None) -> ExitResult with .returncode,
                      .stdout, .stderr, .config_path.
   workdir          The test's temporary directory (servers get subdirectories of it).
+  restart_sluice   Starts a stopped (or killed: srv.kill()) server again, on the same working
+                   directory and so the same data directory, with the same flags and config:
+                     restart_sluice(srv, args=None, env=None) -> a new SluiceServer
+                   (`args`/`env` replace the old ones when given). Torn down like the others.
+  tmpfs            Factory for a small real file system (needs root): tmpfs(size="2m",
+                   name="tmpfs", options="") -> Path of a tmpfs mounted in the workdir. A mount
+                   that fails FAILS the test (never skips). Teardown stops the servers still
+                   running (SIGTERM, checked as usual) and unmounts.
 
 On teardown every server still running gets SIGTERM; the test FAILS if any server crashed
 (killed by a signal), exited with an unexpected status (set srv.expected_exit to allow others),
@@ -97,6 +105,51 @@ def start_sluice(request, sluice_bin, workdir):
         for p in srv.problems():
             problems.append(f"{p}\nargv: {srv.argv}\nstderr (last 4000 chars):\n"
                             f"{srv.stderr()[-4000:]}")
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def restart_sluice(request, start_sluice):
+    servers = request.node._sluice_servers
+
+    def restart(srv, args=None, env=None):
+        new = srv.restarted(args=args, env=env)
+        servers.append(new)
+        try:
+            new.start()
+        except h.ServerStartError as e:
+            pytest.fail(str(e), pytrace=False)
+        return new
+
+    return restart
+
+
+@pytest.fixture
+def tmpfs(request, workdir):
+    mounted = []
+
+    def mount(size="2m", name="tmpfs", options=""):
+        try:
+            path = h.mount_tmpfs(workdir / name, size, options)
+        except OSError as e:
+            pytest.fail(f"cannot mount a tmpfs for this test: {e}", pytrace=False)
+        mounted.append(path)
+        return path
+
+    yield mount
+
+    # servers must let go of the file system first; their health is still checked by
+    # start_sluice's teardown
+    problems = []
+    for srv in getattr(request.node, "_sluice_servers", []):
+        if srv.running():
+            try:
+                srv.stop(signal.SIGTERM)
+            except AssertionError as e:
+                problems.append(str(e))
+    for path in reversed(mounted):
+        h.umount(path)
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
 

@@ -12,6 +12,10 @@ test that needs the pieces directly.
 * `run_sluiced` runs the binary expecting it to exit by itself (bad config, --help, --version).
 * `RawConn` / `raw_http` speak HTTP over a plain socket, for malformed and slow requests.
 * `assert_error` checks the API's error shape: `{"error": {"code": ..., "message": ...}}`.
+* Durability tests: `SluiceServer.kill()` (SIGKILL), `.data_dir`, `.restarted()` (the same
+  server again, on the same data directory); `segment_files`, `read_records` (records with their
+  offsets, publish bodies), `flip_byte`, `cut_file`, `append_bytes` to damage segment files as a
+  crash or a bad disk would; `mount_tmpfs`/`umount` for a small real file system.
 """
 
 import base64
@@ -20,6 +24,7 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -138,6 +143,11 @@ class SluiceServer:
         argv += [str(a) for a in args]
         self.argv = argv
         self.env = server_env(env)
+        # What it was made with, so that `restarted()` can start the same server again.
+        self.args = tuple(str(a) for a in args)
+        self.extra_env = dict(env or {})
+        self.config = config
+        self.listen = listen
         self.proc = None
         self.host = None
         self.port = None
@@ -232,6 +242,33 @@ class SluiceServer:
 
     def stderr(self):
         return self._stderr.text() if getattr(self, "_stderr", None) else ""
+
+    def kill(self):
+        """SIGKILL: a crash, as far as the storage can tell (nothing is flushed). Returns the
+        exit code (-9); teardown accepts it."""
+        return self.stop(signal.SIGKILL)
+
+    @property
+    def data_dir(self):
+        """The `file` storage's directory: the last --data-dir flag, or the default
+        ./sluice-data in the server's working directory (a config file is not looked at)."""
+        d = "sluice-data"
+        for i, a in enumerate(self.args):
+            if a == "--data-dir" and i + 1 < len(self.args):
+                d = self.args[i + 1]
+            elif a.startswith("--data-dir="):
+                d = a.split("=", 1)[1]
+        return self.workdir / d
+
+    def restarted(self, args=None, env=None):
+        """A new, not yet started SluiceServer like this one: same binary, working directory
+        (so the same default data directory), flags and config, unless `args` or `env` (the
+        extra environment) replace them. This one must have stopped."""
+        assert not self.running(), "stop (or kill) the server before starting it again"
+        return SluiceServer(self.binary, self.workdir,
+                            args=self.args if args is None else args,
+                            env=self.extra_env if env is None else env,
+                            config=self.config, listen=self.listen)
 
     def stdout(self):
         return self._stdout.text() if getattr(self, "_stdout", None) else ""
@@ -408,6 +445,106 @@ def wait_until(pred, timeout=2.0, interval=0.02):
         if v or time.monotonic() > deadline:
             return v
         time.sleep(interval)
+
+
+# ---- the file storage's segment files (src/qlog.c) ---------------------------------------------
+
+SEG_HEADER_SIZE = 32
+RECORD_OVERHEAD = 12  # 8-byte head (length, type, flags, reserved) + 4-byte XXH32
+REC_PUBLISH, REC_FINISH, REC_FAIL, REC_DROP, REC_QUEUE, REC_GROUP, REC_GROUP_DEL, REC_PURGE = \
+    range(1, 9)
+
+
+class Record:
+    """One record of a segment file, as laid out on disk (src/qlog.c's opening comment).
+    `offset` is where its head starts in the file, `size` its whole length (12 + payload).
+    Publish records also have `id`, `body`, `body_offset` (absolute, in the file)."""
+
+    def __init__(self, offset, rtype, payload):
+        self.offset = offset
+        self.type = rtype
+        self.payload = payload
+        self.size = RECORD_OVERHEAD + len(payload)
+        self.end = offset + self.size
+        if rtype == REC_PUBLISH:
+            self.id = struct.unpack_from("<Q", payload, 0)[0]
+            body_len, attrs_len, key_len, idem_len = struct.unpack_from("<IHBB", payload, 36)
+            start = 44 + key_len + idem_len + attrs_len
+            self.body = payload[start:start + body_len]
+            self.body_offset = offset + 8 + start
+
+    def __repr__(self):
+        extra = f" id={self.id}" if self.type == REC_PUBLISH else ""
+        return f"<Record type={self.type} offset={self.offset} size={self.size}{extra}>"
+
+
+def queue_dir(data_dir, queue):
+    return Path(data_dir) / "queues" / queue
+
+
+def segment_files(data_dir, queue):
+    """The queue's segment files (NNNNNNNNNNNNNNNN.seg), oldest first."""
+    d = queue_dir(data_dir, queue)
+    return sorted(p for p in d.glob("*.seg") if len(p.name) == 20) if d.is_dir() else []
+
+
+def read_records(path):
+    """Parses a segment file by its lengths, oldest record first. It does not verify checksums
+    (the server does that): it is for finding offsets in files the server wrote whole. Stops at
+    the first head that is impossible or runs past the end of the file."""
+    data = Path(path).read_bytes()
+    assert data[:8] == b"SLUICELG", f"{path} does not start with a segment header"
+    out, off = [], SEG_HEADER_SIZE
+    while off + RECORD_OVERHEAD <= len(data):
+        length, rtype, flags, reserved = struct.unpack_from("<IBBH", data, off)
+        if not 1 <= rtype <= 8 or flags or reserved or off + RECORD_OVERHEAD + length > len(data):
+            break
+        out.append(Record(off, rtype, data[off + 8:off + 8 + length]))
+        off += RECORD_OVERHEAD + length
+    return out
+
+
+def flip_byte(path, offset, mask=0xFF):
+    """XORs the byte at `offset` of the file with `mask` (a bit flip on the disk)."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        assert len(b) == 1, f"{path} has no byte at offset {offset}"
+        f.seek(offset)
+        f.write(bytes([b[0] ^ mask]))
+
+
+def cut_file(path, size):
+    """Truncates the file to `size` bytes (a write torn by a crash)."""
+    os.truncate(path, size)
+
+
+def append_bytes(path, data):
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+# ---- small real file systems (root only) --------------------------------------------------------
+
+def mount_tmpfs(path, size, options=""):
+    """Mounts a tmpfs of `size` ("2m") on directory `path` (created). Raises OSError with mount's
+    own message when it fails (not root, no tmpfs)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    opts = f"size={size}" + (f",{options}" if options else "")
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise OSError(f"mount -t tmpfs -o {opts} tmpfs {path} failed (status {p.returncode}): "
+                      f"{p.stderr.strip() or p.stdout.strip()}")
+    return path
+
+
+def umount(path):
+    """Unmounts `path`; if it is busy, detaches it lazily so nothing stays mounted."""
+    p = subprocess.run(["umount", str(path)], capture_output=True, text=True)
+    if p.returncode != 0:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, text=True)
 
 
 # ---- starting failures ------------------------------------------------------------------------

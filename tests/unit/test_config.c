@@ -156,8 +156,11 @@ START_TEST(test_config_defaults_match_docs_config_md)
     ck_assert_uint_eq(c.workers, 3);
     ck_assert_uint_eq(c.jobs, 5);
     /* [storage] */
-    ck_assert_str_eq(c.storage, "memory");
+    ck_assert_str_eq(c.storage, "file");
     ck_assert_str_eq(c.data_dir, "./sluice-data");
+    ck_assert_str_eq(c.fsync, "always");
+    ck_assert_int_eq(c.fsync_interval_ms, 10);
+    ck_assert_uint_eq(c.segment_bytes, 64 * 1024 * 1024);
     /* [queues] */
     ck_assert_uint_eq(c.max_queues, 10000);
     ck_assert_uint_eq(c.max_message_bytes, 1024 * 1024);
