@@ -281,6 +281,8 @@ struct ini_ctx {
     config_t *c;
     const char *path;
     FILE *f;
+    char *line_buf; /* getline's */
+    size_t line_cap;
     int line;      /* line the reader last returned */
     int err_line;  /* first line with an error found by the handler, 0 = none */
     char err[512]; /* its reason */
@@ -291,19 +293,26 @@ static char *config_ini_read(char *str, int num, void *stream)
     struct ini_ctx *ctx = stream;
     if (ctx->err_line)
         return NULL; /* stop at the first error */
-    char *r = fgets(str, num, ctx->f);
-    if (r == NULL)
+    /* getline knows the line's true length, which strlen on fgets' buffer does not when the line
+     * holds a NUL byte: libinih reads into a fixed buffer, and a longer line (or one cut by a
+     * NUL) would come back in pieces, each parsed as a line of its own. */
+    ssize_t n = getline(&ctx->line_buf, &ctx->line_cap, ctx->f);
+    if (n < 0)
         return NULL;
     ctx->line++;
-    size_t n = strlen(r);
-    if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(ctx->f)) {
-        /* libinih reads lines into a fixed buffer; a longer line would come back in pieces,
-         * each parsed as a line of its own (a long comment could set an option). */
+    if (memchr(ctx->line_buf, '\0', (size_t)n)) {
+        snprintf(ctx->err, sizeof ctx->err, "NUL byte in the line");
+        ctx->err_line = ctx->line;
+        return NULL;
+    }
+    size_t content = (size_t)n - (ctx->line_buf[n - 1] == '\n'); /* the newline aside */
+    if (content > (size_t)num - 2) {
         snprintf(ctx->err, sizeof ctx->err, "line longer than %d bytes", num - 2);
         ctx->err_line = ctx->line;
         return NULL;
     }
-    return r;
+    memcpy(str, ctx->line_buf, (size_t)n + 1);
+    return str;
 }
 
 static int config_ini_line(void *user, const char *section, const char *name, const char *value)
@@ -353,6 +362,7 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     ini_inline_comment_prefixes = ";#";
     int r = ini_parse_stream(config_ini_read, &ctx, config_ini_line, &ctx);
     fclose(ctx.f);
+    free(ctx.line_buf); /* getline's, from malloc */
     if (r < 0)
         return fail(err, len, "%s: cannot read the file", path);
     /* the first error wins: ours (a bad value, a line too long) or inih's (syntax) */

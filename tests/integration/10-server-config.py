@@ -315,3 +315,11 @@ def test_value_that_looks_like_an_mq_go_flag_is_kept_as_given(start_sluice, work
     # refused to start ("x" is not a port); kept as the data_dir value, it starts.
     srv = start_sluice("--data-dir", "-port=x")
     assert srv.get("/healthz").status_code == 200
+
+
+def test_config_line_with_a_nul_byte_is_refused(run_sluiced):
+    # fuzz finding: a NUL made a long line look short to the reader, so its tail was parsed as
+    # an option of its own ("#\0xxx...port=1" set the port).
+    res = run_sluiced("--listen", "127.0.0.1:0", config="#\0" + "x" * 197 + "port=1\n")
+    assert res.returncode == 2, res
+    assert re.search(re.escape(res.config_path.name) + r":1: NUL byte", res.stderr), res
