@@ -34,6 +34,7 @@ def test_damaged_record_is_skipped_reported_and_never_delivered(start_sluice, re
     [seg] = h.segment_files(srv.data_dir, "q")
     recs = h.read_records(seg)
     [rec] = [r for r in recs if r.type == h.REC_PUBLISH and r.id == HIT]
+    assert rec.body == body(HIT), "the test's reading of the record layout is off"
     assert recs[-1].type == h.REC_FINISH, recs
     offset = {"body": rec.body_offset + len(rec.body) // 2,
               "length": rec.offset + 1,    # the length's second byte: it points past the file

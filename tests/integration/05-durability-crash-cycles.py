@@ -33,6 +33,7 @@ SEED = int(os.environ.get("SLUICE_CRASH_SEED") or random.randrange(1 << 30))
 PUBLISHERS, CONSUMERS = 2, 2
 QUEUE = "crash"
 VISIBILITY = "120s"  # no lease expires within a life: every redelivery comes from a crash
+UNACKED = "of which unacked at a crash (checked for presence after it)"
 
 
 class Ledger:
@@ -272,7 +273,7 @@ def run_cycles(sluice, restart_sluice, cycles, stored, policy):
         with led.lock:
             led.tally["publishes attempted"] = len(led.attempted)
             led.tally["messages checked (publish answered 201)"] = led.answered
-            led.tally["of which unacked at a crash (checked for presence after it)"] = len(led.checked)
+            led.tally[UNACKED] = len(led.checked)
         report(led.tally, policy, time.monotonic() - t_start)
     assert led.tally["cycles"] == cycles and led.tally["lost"] == 0
 
@@ -280,7 +281,7 @@ def run_cycles(sluice, restart_sluice, cycles, stored, policy):
 def report(tally, policy, seconds):
     lines = [f"crash cycles, fsync = {policy}: seed {SEED}, {seconds:.1f} s"]
     for k in ("cycles", "publishes attempted", "messages checked (publish answered 201)",
-              "of which unacked at a crash (checked for presence after it)", "acks answered 200 checked",
+              UNACKED, "acks answered 200 checked",
               "delivered after restart", "leases outstanding at a crash",
               "duplicates allowed (lease outstanding at the crash)", "lost"):
         lines.append(f"  {k}: {tally[k]}")

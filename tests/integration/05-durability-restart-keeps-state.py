@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sluice_harness import assert_error, b64, unb64
+from sluice_harness import assert_error, b64, rfc3339, unb64
 
 HOW = ["graceful", "kill9"]
 
@@ -128,7 +128,6 @@ def test_delayed_messages_stay_delayed_then_become_visible(sluice, restart, how)
 
 
 def _rfc3339_in(seconds):
-    from sluice_harness import rfc3339
     return rfc3339(time.time() + seconds)
 
 

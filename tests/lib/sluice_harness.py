@@ -467,10 +467,11 @@ class Record:
         self.size = RECORD_OVERHEAD + len(payload)
         self.end = offset + self.size
         if rtype == REC_PUBLISH:
+            # u64 id first, u32 body_len at 36, and the body last (whatever comes between)
             self.id = struct.unpack_from("<Q", payload, 0)[0]
-            body_len, attrs_len, key_len, idem_len = struct.unpack_from("<IHBB", payload, 36)
-            start = 44 + key_len + idem_len + attrs_len
-            self.body = payload[start:start + body_len]
+            body_len = struct.unpack_from("<I", payload, 36)[0]
+            start = len(payload) - body_len
+            self.body = payload[start:]
             self.body_offset = offset + 8 + start
 
     def __repr__(self):
