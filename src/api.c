@@ -789,7 +789,9 @@ static void h_publish(api_req_t *a)
     msg_attrs_buf_t b;
     msg_attrs_init(&b);
     if (publish_attrs(a, &b) == 0) {
-        p->msg = msg_new(r->body, r->body_len, key, key ? strlen(key) : 0, b.buf, b.len);
+        /* a delay or a time to live needs the message's extension: made now, not copied later */
+        p->msg = (p->deliver_at || p->ttl_ms ? msg_new_ext : msg_new)(
+            r->body, r->body_len, key, key ? strlen(key) : 0, b.buf, b.len);
         p->idem_key = idem;
         p->idem_len = idem ? strlen(idem) : 0;
         a->items = p;
@@ -896,7 +898,8 @@ static int batch_item(api_req_t *a, size_t i, json_t *it, engine_pub_t *p)
         return SL_EPARAM;
     }
     const char *ks = key ? json_string_value(key) : NULL;
-    p->msg = msg_new(data, len, ks, key ? json_string_length(key) : 0, b.buf, b.len);
+    p->msg = (p->deliver_at || p->ttl_ms ? msg_new_ext : msg_new)(
+        data, len, ks, key ? json_string_length(key) : 0, b.buf, b.len);
     msg_attrs_cleanup(&b);
     if (idem) {
         p->idem_key = pool_strndup(&a->r->pool, json_string_value(idem), json_string_length(idem));

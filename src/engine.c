@@ -281,7 +281,8 @@ static group_t *group_find(queue_t *q, const char *name)
 /* Whether message m is one that group g receives at all. */
 static bool group_wants(const group_t *g, const msg_t *m)
 {
-    return m->id >= g->start_id && (m->only_group == 0 || m->only_group == g->gid);
+    uint32_t only = msg_only_group(m);
+    return m->id >= g->start_id && (only == 0 || only == g->gid);
 }
 
 /* ---------------------------------------------------------------- the visible sequence */
@@ -391,10 +392,11 @@ static void msg_remove(engine_t *e, queue_t *q, msg_t *m)
 {
     sl_assert(!(m->flags & MSG_GONE));
     if (m->flags & MSG_DELAYED) {
-        heap_remove(&q->delayq, &m->tmr);
+        heap_remove(&q->delayq, &msg_ext(m)->tmr);
         q->delayed--;
     } else {
-        heap_remove(&q->ttlq, &m->tmr);
+        if (m->flags & MSG_EXT)
+            heap_remove(&q->ttlq, &msg_ext(m)->tmr);
         ring_clear(q, m);
     }
     m->flags |= MSG_GONE;
@@ -727,7 +729,8 @@ static void msg_drop(engine_t *e, queue_t *q, msg_t *m, uint64_t *counter, int r
 
 static bool msg_expired(const engine_t *e, const msg_t *m)
 {
-    return m->expires_at != 0 && m->expires_at <= e->now;
+    int64_t at = msg_expires_at(m);
+    return at != 0 && at <= e->now;
 }
 
 /* Applies max_messages and max_bytes by dropping the oldest visible messages. */
@@ -757,8 +760,8 @@ static void msg_activate(engine_t *e, queue_t *q, msg_t *m)
         msg_remove(e, q, m);
         return;
     }
-    if (m->expires_at)
-        heap_set(&q->ttlq, &m->tmr, m->expires_at);
+    if (msg_expires_at(m))
+        heap_set(&q->ttlq, &msg_ext(m)->tmr, msg_expires_at(m));
     queue_retain(e, q);
 }
 
@@ -769,8 +772,11 @@ static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_
 {
     m->id = ++q->last_id;
     m->published_at = e->now;
-    m->expires_at = ttl > 0 ? e->now + ttl : 0;
-    m->flags = 0;
+    if (ttl > 0 || deliver_at > e->now) /* they need the extension: a copy, if it has none */
+        m = msg_with_ext(m);
+    if (ttl > 0)
+        msg_ext(m)->expires_at = e->now + ttl;
+    m->flags &= MSG_EXT; /* a fresh start for the engine's own flags */
     q->messages++;
     q->bytes += m->len;
     q->published++;
@@ -780,7 +786,7 @@ static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_
     if (deliver_at > e->now) {
         m->flags |= MSG_DELAYED;
         q->delayed++;
-        heap_set(&q->delayq, &m->tmr, deliver_at);
+        heap_set(&q->delayq, &msg_ext(m)->tmr, deliver_at);
     } else {
         msg_activate(e, q, m);
     }
@@ -803,8 +809,9 @@ static void idem_expire(queue_t *q, int64_t now)
 static int cmp_due(const void *a, const void *b)
 {
     const msg_t *x = *(msg_t *const *)a, *y = *(msg_t *const *)b;
-    if (x->tmr.at != y->tmr.at)
-        return x->tmr.at < y->tmr.at ? -1 : 1;
+    int64_t tx = msg_ext(x)->tmr.at, ty = msg_ext(y)->tmr.at;
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -817,7 +824,7 @@ static void queue_timers(engine_t *e, queue_t *q)
     size_t ndue = 0, cap = 0;
     msg_t **due = NULL;
     while ((n = heap_top(&q->delayq)) != NULL && n->at <= e->now) {
-        msg_t *m = SL_CONTAINER_OF(n, msg_t, tmr);
+        msg_t *m = msg_of_tmr(n);
         if (msg_expired(e, m)) { /* its time to live ended before it was ever visible */
             q->expired++;
             JOURNAL(e, q, drop, m->id, ENGINE_DROP_EXPIRED, false);
@@ -839,7 +846,7 @@ static void queue_timers(engine_t *e, queue_t *q)
     }
     sl_free(due);
     while ((n = heap_top(&q->ttlq)) != NULL && n->at <= e->now)
-        msg_drop(e, q, SL_CONTAINER_OF(n, msg_t, tmr), &q->expired, ENGINE_DROP_EXPIRED, false);
+        msg_drop(e, q, msg_of_tmr(n), &q->expired, ENGINE_DROP_EXPIRED, false);
     while (q->set.max_age_ms > 0 && q->base < q->end &&
            ring_get(q, q->base)->published_at + q->set.max_age_ms <= e->now)
         msg_drop(e, q, ring_get(q, q->base), &q->dropped, ENGINE_DROP_RETENTION, false);
@@ -869,7 +876,7 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool fro
         g->cursor = q->base;
         for (uint64_t v = q->base; v < q->end; v++) {
             msg_t *m = ring_get(q, v);
-            if (m && m->only_group == 0) {
+            if (m && msg_only_group(m) == 0) {
                 m->pending++;
                 g->pending++;
             }
@@ -1182,7 +1189,7 @@ static void queue_destroy(engine_t *e, queue_t *q)
     sl_assert(q->base == q->end);
     heap_node_t *n;
     while ((n = heap_top(&q->delayq)) != NULL)
-        msg_remove(e, q, SL_CONTAINER_OF(n, msg_t, tmr));
+        msg_remove(e, q, msg_of_tmr(n));
     list_t *l;
     while ((l = list_shift(&q->idem_fifo)) != NULL)
         sl_free(list_entry(l, idem_t, link));
@@ -1546,10 +1553,10 @@ int engine_peek(engine_t *e, const char *queue, const char *group, uint64_t afte
         peek_offer(sel, &nsel, limit + 1, &it);
     }
     for (uint32_t i = 0; i < q->delayq.len; i++) {
-        msg_t *m = SL_CONTAINER_OF(q->delayq.v[i], msg_t, tmr);
+        msg_t *m = msg_of_tmr(q->delayq.v[i]);
         if (m->id <= after || !group_wants(g, m))
             continue;
-        engine_peek_item_t it = {m, ENGINE_DELAYED, 0, m->tmr.at};
+        engine_peek_item_t it = {m, ENGINE_DELAYED, 0, msg_ext(m)->tmr.at};
         peek_offer(sel, &nsel, limit + 1, &it);
     }
     *more = nsel > limit;
@@ -1718,7 +1725,7 @@ int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count)
     }
     heap_node_t *n;
     while ((n = heap_top(&q->delayq)) != NULL)
-        msg_remove(e, q, SL_CONTAINER_OF(n, msg_t, tmr));
+        msg_remove(e, q, msg_of_tmr(n));
     engine_flush(e);
     return 0;
 }
@@ -1826,9 +1833,11 @@ int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n
         msg_attrs_buf_t b;
         msg_attrs_init(&b);
         attrs_copy_user(&b, m);
-        msg_t *nm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
+        msg_t *nm = og ? msg_new_ext(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len)
+                       : msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
         msg_attrs_cleanup(&b);
-        nm->only_group = og ? og->gid : 0;
+        if (og)
+            msg_ext(nm)->only_group = og->gid;
         queue_append(e, oq, nm, 0, 0, NULL, 0);
         if (ids)
             found[k] = true;
@@ -1965,13 +1974,15 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
     q->restored_id = m->id;
     if (m->id > q->last_id)
         q->last_id = m->id;
-    m->flags = 0;
+    if (deliver_at > e->now)
+        m = msg_with_ext(m); /* the caller normally built it with one */
+    m->flags &= MSG_EXT;
     q->messages++;
     q->bytes += m->len;
     if (deliver_at > e->now) { /* not visible yet: no group can have seen it */
         m->flags |= MSG_DELAYED;
         q->delayed++;
-        heap_set(&q->delayq, &m->tmr, deliver_at);
+        heap_set(&q->delayq, &msg_ext(m)->tmr, deliver_at);
         queue_rearm(e, q);
         return 0;
     }
@@ -2016,8 +2027,8 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
         msg_remove(e, q, m);
         return 0;
     }
-    if (m->expires_at)
-        heap_set(&q->ttlq, &m->tmr, m->expires_at);
+    if (msg_expires_at(m))
+        heap_set(&q->ttlq, &msg_ext(m)->tmr, msg_expires_at(m));
     queue_rearm(e, q);
     return 0;
 }
@@ -2140,15 +2151,14 @@ int engine_export(engine_t *e, const char *queue, uint64_t max_id,
     for (int pass = 0; pass < 2; pass++) {
         size_t count = pass == 0 ? (size_t)(q->end - q->base) : q->delayq.len;
         for (size_t i = 0; i < count; i++) {
-            msg_t *m =
-                pass == 0 ? ring_get(q, q->base + i) : SL_CONTAINER_OF(q->delayq.v[i], msg_t, tmr);
+            msg_t *m = pass == 0 ? ring_get(q, q->base + i) : msg_of_tmr(q->delayq.v[i]);
             if (m == NULL || m->id > max_id)
                 continue;
             size_t n = 0;
             for (uint32_t k = 0; k < q->ngroups; k++)
                 if (gstate_of(e, q->groups[k], m, &gs[n]))
                     n++;
-            fn(ctx, m, pass == 0 ? 0 : m->tmr.at, gs, n);
+            fn(ctx, m, pass == 0 ? 0 : msg_ext(m)->tmr.at, gs, n);
         }
     }
     sl_free(gs);

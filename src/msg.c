@@ -8,24 +8,53 @@
 #include "common.h"
 #include "mem.h"
 
-msg_t *msg_new(const void *body, size_t len, const char *key, size_t key_len,
-               const unsigned char *attrs, size_t attrs_len)
+static msg_t *msg_make(const void *body, size_t len, const char *key, size_t key_len,
+                       const unsigned char *attrs, size_t attrs_len, bool ext)
 {
     sl_assert(key_len <= MSG_KEY_MAX && attrs_len <= MSG_ATTRS_MAX && len <= UINT32_MAX);
-    msg_t *m = sl_malloc(sizeof *m + len + key_len + attrs_len);
-    memset(m, 0, sizeof *m);
+    size_t head = ext ? sizeof(msg_ext_t) : 0;
+    msg_t *m = sl_malloc(sizeof *m + head + len + key_len + attrs_len);
+    memset(m, 0, sizeof *m + head);
     m->refs = 1;
     m->len = (uint32_t)len;
     m->key_len = (uint8_t)key_len;
     m->attrs_len = (uint16_t)attrs_len;
-    heap_node_init(&m->tmr, 0);
+    if (ext) {
+        m->flags = MSG_EXT;
+        heap_node_init(&msg_ext(m)->tmr, 0);
+    }
+    unsigned char *p = msg_body(m);
     if (body && len)
-        memcpy(m->data, body, len);
+        memcpy(p, body, len);
     if (key_len)
-        memcpy(m->data + len, key, key_len);
+        memcpy(p + len, key, key_len);
     if (attrs_len)
-        memcpy(m->data + len + key_len, attrs, attrs_len);
+        memcpy(p + len + key_len, attrs, attrs_len);
     return m;
+}
+
+msg_t *msg_new(const void *body, size_t len, const char *key, size_t key_len,
+               const unsigned char *attrs, size_t attrs_len)
+{
+    return msg_make(body, len, key, key_len, attrs, attrs_len, false);
+}
+
+msg_t *msg_new_ext(const void *body, size_t len, const char *key, size_t key_len,
+                   const unsigned char *attrs, size_t attrs_len)
+{
+    return msg_make(body, len, key, key_len, attrs, attrs_len, true);
+}
+
+msg_t *msg_with_ext(msg_t *m)
+{
+    if (m->flags & MSG_EXT)
+        return m;
+    msg_t *x = msg_new_ext(msg_body(m), m->len, msg_key(m), m->key_len, msg_attrs(m), m->attrs_len);
+    x->id = m->id;
+    x->published_at = m->published_at;
+    x->flags |= m->flags;
+    msg_unref(m);
+    return x;
 }
 
 void msg_unref(msg_t *m)

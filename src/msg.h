@@ -12,6 +12,11 @@
  *
  * The fields marked "engine" belong to the queue engine while the message is in a queue; other
  * holders treat them as opaque.
+ *
+ * Memory matters here: a queue may hold millions of messages, so the header is 40 bytes and what
+ * only some messages need — an expiry, a timer for a delay or an expiry, the one group a redriven
+ * message is for — lives in an extension (msg_ext_t) placed before the body only in messages that
+ * have one.
  */
 #ifndef SL_MSG_H
 #define SL_MSG_H
@@ -33,30 +38,41 @@
 enum msg_flags {
     MSG_DELAYED = 1, /* engine: published with a delay, not yet visible */
     MSG_GONE = 2,    /* engine: removed from its queue (acked by all, dropped, expired) */
+    MSG_EXT = 4,     /* data begins with a msg_ext_t */
 };
 
 typedef struct msg {
     uint64_t id;
     int64_t published_at; /* ms since the epoch */
-    int64_t expires_at;   /* ms since the epoch; 0 = never */
     uint64_t vseq;        /* engine: position in the queue's visible sequence */
-    heap_node_t tmr;      /* engine: delay or expiry timer */
     uint32_t refs;
-    uint32_t pending;    /* engine: groups that have not finished with it */
-    uint32_t only_group; /* engine: 0, or the id of the one group it is for */
-    uint32_t len;        /* body bytes */
+    uint32_t pending; /* engine: groups that have not finished with it */
+    uint32_t len;     /* body bytes */
     uint16_t attrs_len;
     uint8_t key_len;
     uint8_t flags;
-    unsigned char data[]; /* body[len] key[key_len] attrs[attrs_len] */
+    _Alignas(8) unsigned char data[]; /* [msg_ext_t] body[len] key[key_len] attrs[attrs_len] */
 } msg_t;
+
+/* What only some messages need. */
+typedef struct msg_ext {
+    int64_t expires_at;  /* ms since the epoch; 0 = never */
+    heap_node_t tmr;     /* engine: delay or expiry timer */
+    uint32_t only_group; /* engine: 0, or the id of the one group it is for (a redrive) */
+} msg_ext_t;
 
 /* Returns a new message with one reference, its body copied from body (or left uninitialised for
  * the caller to fill through msg_body() when body is NULL), its key and serialised attributes
  * copied. The caller checks the limits (key <= MSG_KEY_MAX, attrs <= MSG_ATTRS_MAX) first. Never
- * NULL. */
+ * NULL. msg_new_ext also gives it an extension, zeroed. */
 msg_t *msg_new(const void *body, size_t len, const char *key, size_t key_len,
                const unsigned char *attrs, size_t attrs_len);
+msg_t *msg_new_ext(const void *body, size_t len, const char *key, size_t key_len,
+                   const unsigned char *attrs, size_t attrs_len);
+
+/* Returns m itself if it has an extension, else a copy of it that has one (zeroed) and drops the
+ * caller's reference to m: the caller's reference moves to the result. */
+msg_t *msg_with_ext(msg_t *m);
 
 static inline msg_t *msg_ref(msg_t *m)
 {
@@ -67,19 +83,42 @@ static inline msg_t *msg_ref(msg_t *m)
 /* Drops one reference; the last one frees the message. NULL is fine. */
 void msg_unref(msg_t *m);
 
-static inline unsigned char *msg_body(msg_t *m)
+/* The extension, or NULL when m has none. */
+static inline msg_ext_t *msg_ext(const msg_t *m)
 {
-    return m->data;
+    return m->flags & MSG_EXT ? (msg_ext_t *)(void *)m->data : NULL;
+}
+
+static inline int64_t msg_expires_at(const msg_t *m)
+{
+    return m->flags & MSG_EXT ? msg_ext(m)->expires_at : 0;
+}
+
+static inline uint32_t msg_only_group(const msg_t *m)
+{
+    return m->flags & MSG_EXT ? msg_ext(m)->only_group : 0;
+}
+
+/* The message whose extension's timer is n. */
+static inline msg_t *msg_of_tmr(heap_node_t *n)
+{
+    msg_ext_t *x = (msg_ext_t *)(void *)((char *)n - offsetof(msg_ext_t, tmr));
+    return (msg_t *)(void *)((char *)x - offsetof(msg_t, data));
+}
+
+static inline unsigned char *msg_body(const msg_t *m)
+{
+    return (unsigned char *)m->data + (m->flags & MSG_EXT ? sizeof(msg_ext_t) : 0);
 }
 
 static inline const char *msg_key(const msg_t *m)
 {
-    return (const char *)m->data + m->len;
+    return (const char *)msg_body(m) + m->len;
 }
 
 static inline const unsigned char *msg_attrs(const msg_t *m)
 {
-    return m->data + m->len + m->key_len;
+    return msg_body(m) + m->len + m->key_len;
 }
 
 /* A builder for the serialised attribute block, in caller storage: 256 bytes inline (a content

@@ -387,8 +387,8 @@ static void j_publish(void *ctx, void **qdata, const msg_t *m, int64_t deliver_a
     qlog_publish_t p = {.id = m->id,
                         .published_at = m->published_at,
                         .deliver_at = deliver_at,
-                        .expires_at = m->expires_at,
-                        .only_group = m->only_group,
+                        .expires_at = msg_expires_at(m),
+                        .only_group = msg_only_group(m),
                         .key = msg_key(m),
                         .key_len = m->key_len,
                         .idem = idem,
@@ -547,8 +547,8 @@ static void export_one(void *ctx, const msg_t *m, int64_t deliver_at, const engi
     qlog_publish_t p = {.id = m->id,
                         .published_at = m->published_at,
                         .deliver_at = deliver_at,
-                        .expires_at = m->expires_at,
-                        .only_group = m->only_group,
+                        .expires_at = msg_expires_at(m),
+                        .only_group = msg_only_group(m),
                         .key = msg_key(m),
                         .key_len = m->key_len,
                         .attrs = msg_attrs(m),
@@ -1141,8 +1141,8 @@ typedef struct rstate {
 } rstate_t;
 
 /* What replaying a queue's records builds. Messages are msg_t in `msgs` (keyed by id; the
- * deliver time is kept in m->tmr.at until restore); per-group states only exist for messages
- * some group finished or failed, in `states`. */
+ * deliver time is kept in the extension's timer until restore); per-group states only exist for
+ * messages some group finished or failed, in `states`. */
 typedef struct rq {
     fq_t *fq;
     qlog_queue_t qrec;
@@ -1223,8 +1223,9 @@ static rstate_t *rq_state(rq_t *r, uint64_t id, uint32_t gid)
 
 static bool rq_group_wants(const rq_t *r, size_t gi, const msg_t *m)
 {
+    uint32_t only = msg_only_group(m);
     return !r->gdeleted[gi] && m->id >= r->groups[gi].start_id &&
-           (m->only_group == 0 || m->only_group == r->groups[gi].gid);
+           (only == 0 || only == r->groups[gi].gid);
 }
 
 /* Frees message id when every live group that receives it has finished it. */
@@ -1269,12 +1270,16 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         seg->published++;
         if (p.id <= r->purge_up_to || hmap_find(&r->msgs, &p.id, sizeof p.id))
             break; /* purged, or already seen (a compacted copy) */
-        msg_t *m = msg_new(p.body, p.body_len, p.key, p.key_len, p.attrs, p.attrs_len);
+        bool ext = p.expires_at || p.only_group || p.deliver_at;
+        msg_t *m = (ext ? msg_new_ext : msg_new)(p.body, p.body_len, p.key, p.key_len, p.attrs,
+                                                 p.attrs_len);
         m->id = p.id;
         m->published_at = p.published_at;
-        m->expires_at = p.expires_at;
-        m->only_group = p.only_group;
-        m->tmr.at = p.deliver_at;
+        if (ext) {
+            msg_ext(m)->expires_at = p.expires_at;
+            msg_ext(m)->only_group = p.only_group;
+            msg_ext(m)->tmr.at = p.deliver_at; /* kept here until restore */
+        }
         hmap_add(&r->msgs, &m->id, sizeof m->id, m);
         if (p.idem_len) {
             if (r->nidem == r->idemcap) {
@@ -1530,8 +1535,11 @@ static void rq_restore(store_file_t *s, rq_t *r)
                 g->fail[f].error = st->fail[slot].error;
             }
         }
-        int64_t deliver_at = m->tmr.at;
-        heap_node_init(&m->tmr, 0);
+        int64_t deliver_at = 0;
+        if (msg_ext(m)) {
+            deliver_at = msg_ext(m)->tmr.at;
+            heap_node_init(&msg_ext(m)->tmr, 0);
+        }
         msg_ref(m); /* the restore takes one reference; the table keeps its own until freed */
         engine_restore_message(s->engine, q->name, m, deliver_at, gs, ng);
     }

@@ -387,8 +387,8 @@ static void assert_body(const msg_t *m, const char *body)
 {
     ck_assert_ptr_nonnull(m);
     size_t len = strlen(body);
-    ck_assert_msg(m->len == len && memcmp(m->data, body, len) == 0, "body '%.*s', want '%s'",
-                  (int)m->len, (const char *)m->data, body);
+    ck_assert_msg(m->len == len && memcmp(msg_body(m), body, len) == 0, "body '%.*s', want '%s'",
+                  (int)m->len, (const char *)msg_body(m), body);
 }
 
 /* Ack, release or undo of n receipts; the request itself must succeed. */
