@@ -15,8 +15,8 @@
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-SERVER_PKGS := libmicrohttpd libuv jansson inih libxxhash gnutls nettle
-CLI_PKGS := libcurl jansson nettle libxxhash
+SERVER_PKGS := libmicrohttpd libuv jansson inih libxxhash gnutls nettle libcurl
+CLI_PKGS := libcurl jansson nettle libxxhash libmicrohttpd
 TEST_PKGS := check
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -43,10 +43,11 @@ SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 SERVER_OBJ := $(SERVER_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
-# Modules the CLI shares with the server (errors, durations, memory, logging, base64, and for
-# `sluice inspect` the log record format and the hash table it replays messages into).
+# Modules the CLI shares with the server (errors, durations, memory, logging, base64, for
+# `sluice inspect` the log record format and the hash table it replays messages into, and GMQ's
+# message format for the GMQ client mode).
 CLI_SHARED := $(BUILD)/obj/err.o $(BUILD)/obj/mem.o $(BUILD)/obj/log.o $(BUILD)/obj/dur.o \
-              $(BUILD)/obj/b64.o $(BUILD)/obj/qlog.o $(BUILD)/obj/hmap.o
+              $(BUILD)/obj/b64.o $(BUILD)/obj/qlog.o $(BUILD)/obj/hmap.o $(BUILD)/obj/gmqwire.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 STORE_BIN := $(BUILD)/tests/store_contract

@@ -32,8 +32,8 @@ enum cli_exit {
     CLI_EXIT_USAGE = 2,       /* bad options or arguments */
     CLI_EXIT_SERVER = 3,      /* the server answered with an error (or an unusable reply) */
     CLI_EXIT_UNREACHABLE = 4, /* no reply: connection refused, DNS failure, timeout */
-    CLI_EXIT_LOCAL = 5,       /* standard input, or a file inspect reads, could not be read, or
-                                 standard output could not be written */
+    CLI_EXIT_LOCAL = 5,       /* standard input, or a file inspect reads, could not be read,
+                                 standard output could not be written, or listen could not bind */
 };
 
 /* What a command runs with. */

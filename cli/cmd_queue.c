@@ -32,7 +32,7 @@ static const struct {
     const char *field;
 } cmd_queue_group_columns[] = {
     {"GROUP", "name"},          {"LAG", "lag"},     {"IN_FLIGHT", "in_flight"}, {"READY", "ready"},
-    {"DELIVERED", "delivered"}, {"ACKED", "acked"},
+    {"DELIVERED", "delivered"}, {"ACKED", "acked"}, {"DEAD", "dead_lettered"},
 };
 
 /* Fetches GET /v1/queues into *rep (caller cleans it up) and prints it: verbatim with --json,

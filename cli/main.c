@@ -8,12 +8,14 @@
  * function, and `sluice --help` lists it automatically.
  *
  * The GMQ client's flags (-s host:port -q queue -a P|S|L -m base64), for which SPEC §4 wants the
- * GMQ protocol spoken, are global options with no command; they will be recognised in
- * main_parse_globals() and select their own code path before any command is looked up.
+ * GMQ protocol spoken, are global options with no command: main_parse_globals() recognises them
+ * (gmq_cli_wanted: -a, -q or another flag only GMQ has, before any command; -s alone stays our
+ * --server) and hands the whole command line to cli/gmq.c before any command is looked up.
  *
  * Exit statuses are enum cli_exit (cli.h): 0 success, 1 nothing received (or damage found by
- * inspect), 2 usage, 3 server error, 4 server unreachable, 5 local I/O error. A failed write to
- * stdout (a full disk) is caught at the end, since stdio may hold the output until then.
+ * inspect), 2 usage, 3 server error, 4 server unreachable, 5 local I/O error (or listen's port). A
+ * failed write to stdout (a full disk) is caught at the end, since stdio may hold the output until
+ * then.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -26,7 +28,9 @@
 #include "client.h"
 #include "cmd_inspect.h"
 #include "cmd_msg.h"
+#include "cmd_push.h"
 #include "cmd_queue.h"
+#include "gmq.h"
 
 #define MAIN_DEFAULT_SERVER "http://127.0.0.1:8080"
 
@@ -45,6 +49,14 @@ static const cli_cmd_t main_commands[] = {
     {"queues", cmd_queue_list, "", "list queues with their counters", cmd_queue_list_help},
     {"stats", cmd_queue_stats, "[QUEUE]", "all queues with totals, or one in detail",
      cmd_queue_stats_help},
+    {"subscribe", cmd_push_subscribe, "QUEUE URL [options]",
+     "push QUEUE's messages to URL (webhook subscription)", cmd_push_subscribe_help},
+    {"subscriptions", cmd_push_list, "[QUEUE]", "list push subscriptions with their counters",
+     cmd_push_list_help},
+    {"unsubscribe", cmd_push_unsubscribe, "ID...", "delete push subscriptions",
+     cmd_push_unsubscribe_help},
+    {"listen", cmd_push_listen, "QUEUE [options]",
+     "receive QUEUE's messages by push and print them", cmd_push_listen_help},
     {"inspect", cmd_inspect, "DATA_DIR [options]", "check a file-storage data directory offline",
      cmd_inspect_help, .local = true},
 };
@@ -72,6 +84,9 @@ static void main_usage(FILE *f)
           "  -h, --help         show this help; 'sluice COMMAND --help' shows a command's\n"
           "      --version      show the version\n"
           "\n"
+          "GMQ client mode (GMQ's TCP protocol; 'sluice -a P -h' for its flags):\n"
+          "  sluice -a P|S|L -q QUEUE [-m BASE64] [-s HOST:PORT] [-user U -password P]\n"
+          "\n"
           "Commands:\n",
           f);
     for (size_t i = 0; i < SL_ARRAY_LEN(main_commands); i++) {
@@ -88,7 +103,7 @@ static void main_usage(FILE *f)
           "  3  the server answered with an error, shown as 'sluice: CODE: MESSAGE'\n"
           "  4  the server could not be reached: connection refused, DNS failure, timeout\n"
           "  5  standard input could not be read or standard output could not be written;\n"
-          "     inspect could not read a file\n",
+          "     inspect could not read a file; listen could not bind its port\n",
           f);
 }
 
@@ -119,6 +134,8 @@ static int main_parse_globals(int argc, char **argv, cli_t *cli, const char **se
 {
     int c;
 
+    if (gmq_cli_wanted(argc, argv))
+        return gmq_cli_run(argc, argv);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:s:h", main_opts, NULL)) != -1) {
         switch (c) {

@@ -26,12 +26,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "b64.h"
+#include "deliver.h"
 #include "dur.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "mqgo.h"
+#include "webhook.h"
 
 #define API_MAX_ITEMS 1000
 #define API_LEASE_BYTES (32u << 20) /* body bytes in one lease reply */
@@ -57,9 +61,15 @@ enum route {
     R_REDRIVE,
     R_PURGE,
     R_GROUPS,
+    R_QSUBS, /* /v1/queues/{q}/subscriptions */
     R_GROUP,
     R_HEALTHZ,
     R_READYZ,
+    R_SUBS, /* /v1/subscriptions */
+    R_SUB,
+    R_MQGO_CONNECT,
+    R_MQGO_SEND,
+    R_MQGO_DISCONNECT,
 };
 
 #define M(x) (1u << (x))
@@ -83,9 +93,16 @@ static const struct route_info {
     [R_REDRIVE] = {"redrive", M(HTTP_POST), "POST", true},
     [R_PURGE] = {"purge", M(HTTP_POST), "POST", false},
     [R_GROUPS] = {"groups", M(HTTP_GET), "GET", false},
+    [R_QSUBS] = {"subscriptions", M(HTTP_GET) | M(HTTP_POST), "GET, POST", true},
     [R_GROUP] = {NULL, M(HTTP_GET) | M(HTTP_PUT) | M(HTTP_DELETE), "GET, PUT, DELETE", true},
     [R_HEALTHZ] = {NULL, M(HTTP_GET), "GET", false},
     [R_READYZ] = {NULL, M(HTTP_GET), "GET", false},
+    [R_SUBS] = {NULL, M(HTTP_GET), "GET", false},
+    [R_SUB] = {NULL, M(HTTP_GET) | M(HTTP_DELETE), "GET, DELETE", false},
+    /* MQ Go's clients sent whatever Content-Type their library chose: not checked */
+    [R_MQGO_CONNECT] = {NULL, M(HTTP_POST), "POST", false},
+    [R_MQGO_SEND] = {NULL, M(HTTP_POST), "POST", false},
+    [R_MQGO_DISCONNECT] = {NULL, M(HTTP_POST), "POST", false},
 };
 
 /* The state of one API request, in the request's pool. */
@@ -101,6 +118,8 @@ typedef struct api_req {
     bool suspended;
     bool raw;            /* pop?raw=1 */
     bool created;        /* PUT queue: it did not exist */
+    struct api_sub *sub; /* a subscription being made */
+    uint64_t mqgo_id;    /* an MQ Go connection being made or ended */
     engine_lease_t pop;  /* pop: the message taken (a reference) and its lease */
     engine_pub_t *items; /* publish: the messages, unref'd on failure */
     size_t nitems;
@@ -1225,11 +1244,13 @@ static json_t *settings_json(const engine_settings_t *s)
 
 static json_t *group_json(const engine_group_info_t *g)
 {
-    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name", g->name, "lag",
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name", g->name, "lag",
                      (json_int_t)g->lag, "in_flight", (json_int_t)g->in_flight, "ready",
-                     (json_int_t)g->ready, "delivered", (json_int_t)g->delivered, "acked",
-                     (json_int_t)g->acked, "waiting", (json_int_t)g->waiting, "created_at",
-                     time_json(g->created_at));
+                     (json_int_t)g->ready, "retrying", (json_int_t)g->retrying, "delivered",
+                     (json_int_t)g->delivered, "acked", (json_int_t)g->acked, "dead_lettered",
+                     (json_int_t)g->dead_lettered, "waiting", (json_int_t)g->waiting,
+                     "max_in_flight", (json_int_t)g->max_in_flight, "max_attempts",
+                     (json_int_t)g->max_attempts, "created_at", time_json(g->created_at));
 }
 
 static json_t *queue_json(const engine_queue_info_t *q, bool full)
@@ -1387,11 +1408,17 @@ static void simple_done(api_req_t *a)
     }
     switch (sr->op) {
     case STORE_QUEUE_DELETE:
+        deliver_remove_queue(a->api->cfg.deliver, a->queue); /* its subscriptions went with it */
         reply_json(a, 200, json_pack("{s:s}", "deleted", a->queue));
         break;
-    case STORE_GROUP_DELETE:
+    case STORE_GROUP_DELETE: {
+        deliver_info_t info; /* a subscription's group deleted as a group ends the subscription */
+        if (deliver_info(a->api->cfg.deliver, a->group, &info) == 0 &&
+            !strcmp(info.queue, a->queue))
+            deliver_remove(a->api->cfg.deliver, a->group);
         reply_json(a, 200, json_pack("{s:s}", "deleted", a->group));
         break;
+    }
     case STORE_QUEUE_PURGE:
         reply_json(a, 200, json_pack("{s:I}", "purged", (json_int_t)sr->u.purged));
         break;
@@ -1409,7 +1436,12 @@ static void simple_done(api_req_t *a)
 static void h_group_put(api_req_t *a)
 {
     json_t *body;
-    static const char *const known[] = {"from", NULL};
+    static const char *const known[] = {"from", "max_in_flight", "max_attempts", NULL};
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } limits[] = {{"max_in_flight", ENGINE_GSET_MAX_IN_FLIGHT},
+                  {"max_attempts", ENGINE_GSET_MAX_ATTEMPTS}};
     if (body_json(a, true, &body))
         return;
     const char *from = query(a, "from");
@@ -1423,9 +1455,417 @@ static void h_group_put(api_req_t *a)
         goto out;
     }
     a->sreq.u.group.from_latest = from && !strcmp(from, "latest");
+    /* the limits: 0 = none (max_attempts: the queue's); set on creation, changed on a group that
+     * exists */
+    for (size_t i = 0; i < SL_ARRAY_LEN(limits); i++) {
+        uint64_t v = 0;
+        json_t *jv = json_object_get(body, limits[i].name);
+        if (query(a, limits[i].name) == NULL && jv == NULL)
+            continue;
+        if (param_uint(a, limits[i].name, 0, UINT32_MAX, &v) ||
+            (jv && json_uint(a, limits[i].name, jv, 0, UINT32_MAX, &v)))
+            goto out;
+        if (limits[i].bit == ENGINE_GSET_MAX_IN_FLIGHT)
+            a->sreq.u.group.max_in_flight = (uint32_t)v;
+        else
+            a->sreq.u.group.max_attempts = (uint32_t)v;
+        a->sreq.u.group.mask |= limits[i].bit;
+    }
     api_submit(a, STORE_GROUP_PUT, simple_done);
 out:
     json_decref(body);
+}
+
+/* ---------------------------------------------------------------- push subscriptions */
+
+/* A subscription being made: what its group will be created with. */
+typedef struct api_sub {
+    deliver_settings_t set;
+    uint64_t max_in_flight, max_attempts;
+    bool from_latest;
+} api_sub_t;
+
+static json_t *time_or_null(int64_t ms)
+{
+    return ms ? time_json(ms) : json_null();
+}
+
+/* The subscription object of docs/api.md; g (NULL: left out) adds the group's counters. */
+static json_t *sub_json(const deliver_info_t *i, const engine_group_info_t *g)
+{
+    char tb[DUR_LEN];
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:I,s:I,s:s,s:o,s:s,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "id", i->id, "queue",
+        i->queue, "url", i->settings->url, "max_in_flight", (json_int_t)i->max_in_flight,
+        "max_attempts", (json_int_t)i->max_attempts, "timeout",
+        dur_format(i->settings->timeout_ms, tb), "created_at", time_json(i->created_at), "circuit",
+        i->circuit, "paused_until", time_or_null(i->circuit_until), "in_flight",
+        (json_int_t)i->in_flight, "delivered", (json_int_t)i->delivered, "failed",
+        (json_int_t)i->failed, "last_status",
+        i->last_status ? json_integer(i->last_status) : json_null(), "last_error",
+        i->last_error[0] ? strn_json(i->last_error, strlen(i->last_error)) : json_null(),
+        "last_attempt_at", time_or_null(i->last_attempt_at), "last_success_at",
+        time_or_null(i->last_success_at));
+    if (g) {
+        json_object_set_new(o, "lag", json_integer((json_int_t)g->lag));
+        json_object_set_new(o, "ready", json_integer((json_int_t)g->ready));
+        json_object_set_new(o, "retrying", json_integer((json_int_t)g->retrying));
+        json_object_set_new(o, "dead_lettered", json_integer((json_int_t)g->dead_lettered));
+    }
+    if (i->settings->mqgo)
+        json_object_set_new(o, "mqgo", json_true());
+    return o;
+}
+
+/* Finds subscription id (a->group) for GET and DELETE, setting a->queue; replies 404. */
+static int sub_find(api_req_t *a, deliver_info_t *info)
+{
+    if (deliver_info(a->api->cfg.deliver, a->group, info) != 0) {
+        reply_error(a, SL_ENOSUB, "Subscription '%s' does not exist.", a->group);
+        return SL_ENOSUB;
+    }
+    snprintf(a->queue, sizeof a->queue, "%s", info->queue);
+    return 0;
+}
+
+/* Makes a random subscription id "sub-<16 hex>" that no subscription has yet. */
+static void sub_new_id(api_req_t *a)
+{
+    deliver_info_t info;
+    do {
+        uint64_t r;
+        if (getrandom(&r, sizeof r, 0) != sizeof r)
+            r = (uint64_t)dur_now_ms() ^ (uint64_t)(uintptr_t)a;
+        snprintf(a->group, sizeof a->group, "sub-%016llx", (unsigned long long)r);
+    } while (deliver_info(a->api->cfg.deliver, a->group, &info) == 0);
+}
+
+/* A new Standard Webhooks secret: "whsec_" and the base64 of 24 random bytes. */
+static void secret_new(char *out)
+{
+    unsigned char key[24];
+    if (getrandom(key, sizeof key, 0) != sizeof key)
+        sl_assert(!"no randomness for a secret");
+    memcpy(out, "whsec_", 6);
+    b64_encode(key, sizeof key, out + 6);
+}
+
+static void sub_created(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    deliver_info_t info;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    if (!sr->u.group.created) {
+        reply_error(a, SL_ECONFLICT, "Queue '%s' already has a group named '%s'.", a->queue,
+                    a->group);
+        return;
+    }
+    if (deliver_add(a->api->cfg.deliver, a->queue, &sr->u.group.info) ||
+        deliver_info(a->api->cfg.deliver, a->group, &info)) {
+        reply_error(a, SL_EINTERNAL, "The subscription was stored but cannot be started.");
+        return;
+    }
+    if (a->mqgo_id) { /* MQ Go's reply, as its README gives it */
+        reply_json(a, 200, json_pack("{s:I}", "id", (json_int_t)a->mqgo_id));
+        return;
+    }
+    json_t *o = sub_json(&info, &sr->u.group.info);
+    json_object_set_new(o, "secret", json_string(info.settings->secret));
+    reply_json(a, 201, o);
+}
+
+/* The queue exists (or was just made): create the subscription's group. */
+static void sub_queue_ready(api_req_t *a)
+{
+    store_req_t *sr = &a->sreq;
+    if (sr->status) {
+        reply_store_error(a, sr->status);
+        return;
+    }
+    api_sub_t *sub = a->sub;
+    char *meta = pool_alloc(&a->r->pool, ENGINE_META_MAX + 1);
+    deliver_meta_format(&sub->set, meta);
+    memset(&sr->u, 0, sizeof sr->u);
+    sr->u.group.from_latest = sub->from_latest;
+    sr->u.group.max_in_flight = (uint32_t)sub->max_in_flight;
+    sr->u.group.max_attempts = (uint32_t)sub->max_attempts;
+    sr->u.group.meta = meta;
+    api_submit(a, STORE_GROUP_PUT, sub_created);
+}
+
+/* Creates the subscription in a->sub as group a->group of queue a->queue, the queue first if it
+ * does not exist yet: subscribing before the first publish is the usual order. */
+static void sub_create(api_req_t *a)
+{
+    memset(&a->sreq.u, 0, sizeof a->sreq.u);
+    api_submit(a, STORE_QUEUE_PUT, sub_queue_ready);
+}
+
+static void h_subscribe(api_req_t *a)
+{
+    static const char *const known[] = {
+        "url", "secret", "max_in_flight", "from", "max_attempts", "timeout", NULL};
+    api_t *api = a->api;
+    json_t *body, *v;
+    char why[WEBHOOK_ERROR_MAX + 1];
+    if (body_json(a, false, &body))
+        return;
+    if (json_known(a, "", body, known))
+        goto out;
+    api_sub_t *sub = pool_calloc(&a->r->pool, 1, sizeof *sub);
+    v = json_object_get(body, "url");
+    if (!json_is_string(v)) {
+        reply_error(a, SL_EPARAM, "'url' must be a string: the receiver's http or https URL.");
+        goto out;
+    }
+    if (webhook_url_check(json_string_value(v), sub->set.url, sizeof sub->set.url, why)) {
+        reply_error(a, SL_EPARAM, "'url': %s.", why);
+        goto out;
+    }
+    v = json_object_get(body, "secret");
+    if (v == NULL) {
+        secret_new(sub->set.secret);
+    } else {
+        char sig[WEBHOOK_SIG_MAX];
+        const char *sec = json_string_value(v);
+        if (!json_is_string(v) || json_string_length(v) < WEBHOOK_KEY_MIN ||
+            json_string_length(v) > DELIVER_SECRET_MAX || !visible_ascii(sec, strlen(sec)) ||
+            webhook_sign(sec, "", 0, "", 0, sig)) {
+            reply_error(a, SL_EPARAM,
+                        "'secret' must be %d to %d characters of visible ASCII; with the prefix "
+                        "\"whsec_\", the base64 of a %d to %d byte key.",
+                        WEBHOOK_KEY_MIN, DELIVER_SECRET_MAX, WEBHOOK_KEY_MIN, WEBHOOK_KEY_MAX);
+            goto out;
+        }
+        snprintf(sub->set.secret, sizeof sub->set.secret, "%s", sec);
+    }
+    sub->max_in_flight = 1;
+    sub->max_attempts = api->cfg.max_attempts;
+    sub->set.timeout_ms = api->cfg.push_timeout_ms;
+    sub->from_latest = true;
+    if (((v = json_object_get(body, "max_in_flight")) &&
+         json_uint(a, "max_in_flight", v, 1, 10000, &sub->max_in_flight)) ||
+        ((v = json_object_get(body, "max_attempts")) &&
+         json_uint(a, "max_attempts", v, 1, UINT32_MAX, &sub->max_attempts)) ||
+        ((v = json_object_get(body, "timeout")) && json_dur(a, "timeout", v, &sub->set.timeout_ms)))
+        goto out;
+    if (sub->set.timeout_ms < 1 || sub->set.timeout_ms > 3600000) {
+        reply_error(a, SL_EPARAM, "'timeout' must be from 1ms to 1h.");
+        goto out;
+    }
+    v = json_object_get(body, "from");
+    if (v && (!json_is_string(v) || (strcmp(json_string_value(v), "earliest") &&
+                                     strcmp(json_string_value(v), "latest")))) {
+        reply_error(a, SL_EPARAM, "'from' must be \"earliest\" or \"latest\".");
+        goto out;
+    }
+    sub->from_latest = v == NULL || !strcmp(json_string_value(v), "latest");
+    a->sub = sub;
+    sub_new_id(a);
+    sub_create(a);
+out:
+    json_decref(body);
+}
+
+struct sub_list_ctx {
+    json_t *arr;
+    const char *queue; /* NULL: every queue */
+};
+
+static void sub_list_one(void *ctx, const deliver_info_t *i)
+{
+    struct sub_list_ctx *c = ctx;
+    if (c->queue == NULL || !strcmp(c->queue, i->queue))
+        json_array_append_new(c->arr, sub_json(i, NULL));
+}
+
+static void sub_list_reply(api_req_t *a, const char *queue)
+{
+    struct sub_list_ctx c = {json_array(), queue};
+    deliver_each(a->api->cfg.deliver, sub_list_one, &c);
+    reply_json(a, 200, json_pack("{s:o}", "subscriptions", c.arr));
+}
+
+static void sub_list_checked(api_req_t *a)
+{
+    if (a->sreq.status)
+        reply_store_error(a, a->sreq.status);
+    else
+        sub_list_reply(a, a->queue);
+}
+
+/* GET /v1/subscriptions[?queue=] filters (an unknown queue has none); GET
+ * /v1/queues/{q}/subscriptions names a queue, which must exist. */
+static void h_sub_list(api_req_t *a)
+{
+    if (a->route == R_QSUBS)
+        api_submit(a, STORE_QUEUE_INFO, sub_list_checked);
+    else
+        sub_list_reply(a, query(a, "queue"));
+}
+
+static void sub_info_done(api_req_t *a)
+{
+    deliver_info_t info;
+    if (a->sreq.status || deliver_info(a->api->cfg.deliver, a->group, &info)) {
+        reply_error(a, SL_ENOSUB, "Subscription '%s' does not exist.", a->group);
+        return;
+    }
+    reply_json(a, 200, sub_json(&info, &a->sreq.u.group.info));
+}
+
+/* The group is deleted (or was already gone): delivery stops. */
+static void sub_deleted(api_req_t *a)
+{
+    int st = a->sreq.status;
+    if (st && st != SL_ENOGROUP && st != SL_ENOQUEUE) {
+        reply_store_error(a, st);
+        return;
+    }
+    deliver_remove(a->api->cfg.deliver, a->group);
+    if (a->mqgo_id)
+        reply_json(
+            a, 200,
+            json_pack("{s:I,s:s}", "id", (json_int_t)a->mqgo_id, "message", "Disconnected."));
+    else
+        reply_json(a, 200, json_pack("{s:s}", "deleted", a->group));
+}
+
+/* ---------------------------------------------------------------- MQ Go */
+
+/* Reads an MQ Go body into *q, replying 400 when it cannot be read. */
+static int mqgo_body(api_req_t *a, mqgo_request_t *q)
+{
+    char why[MQGO_WHY_MAX];
+    int err = mqgo_request_parse(a->r->body ? a->r->body : "", a->r->body_len, q, why);
+    if (err)
+        reply_error(a, err, "%s.", why);
+    return err;
+}
+
+static int mqgo_need_id(api_req_t *a, const mqgo_request_t *q)
+{
+    if (q->has_id)
+        return 0;
+    reply_error(a, SL_EPARAM, "'id' is required: the id that /connect returned.");
+    return SL_EPARAM;
+}
+
+static void h_mqgo_connect(api_req_t *a)
+{
+    api_t *api = a->api;
+    mqgo_request_t q;
+    char why[WEBHOOK_ERROR_MAX + 1];
+    if (mqgo_body(a, &q))
+        goto out;
+    bool send = q.mode && !strcasecmp(q.mode, "send");
+    if (!send && !(q.mode && !strcasecmp(q.mode, "receive"))) {
+        reply_error(a, SL_EPARAM, "'mode' must be \"send\" or \"receive\".");
+        goto out;
+    }
+    if (send) {
+        uint64_t id = mqgo_next_id(api->cfg.mqgo);
+        mqgo_sender_add(api->cfg.mqgo, id);
+        reply_json(a, 200, json_pack("{s:I}", "id", (json_int_t)id));
+        goto out;
+    }
+    api_sub_t *sub = pool_calloc(&a->r->pool, 1, sizeof *sub);
+    if (q.client_url == NULL ||
+        webhook_url_check(q.client_url, sub->set.url, sizeof sub->set.url, why)) {
+        reply_error(a, SL_EPARAM, "'ClientURL': %s.",
+                    q.client_url ? why : "a receiver needs the URL to deliver to");
+        goto out;
+    }
+    secret_new(sub->set.secret);
+    sub->set.timeout_ms = api->cfg.push_timeout_ms;
+    sub->set.mqgo = true;
+    sub->max_in_flight = 1;
+    sub->max_attempts = api->cfg.max_attempts;
+    sub->from_latest = true; /* every message sent after it connected */
+    a->sub = sub;
+    a->mqgo_id = mqgo_next_id(api->cfg.mqgo);
+    snprintf(a->queue, sizeof a->queue, "%s", api->cfg.mqgo_queue);
+    mqgo_receiver_name(a->mqgo_id, a->group);
+    sub_create(a);
+out:
+    mqgo_request_cleanup(&q);
+}
+
+static void mqgo_sent(api_req_t *a)
+{
+    if (a->sreq.status) {
+        publish_done(a); /* releases the message and replies with the error */
+        return;
+    }
+    reply_json(a, 200,
+               json_pack("{s:s,s:I}", "status", "Message enqueued.", "id", (json_int_t)a->mqgo_id));
+}
+
+static void h_mqgo_send(api_req_t *a)
+{
+    api_t *api = a->api;
+    mqgo_request_t q;
+    if (mqgo_body(a, &q) || mqgo_need_id(a, &q))
+        goto out;
+    if (!mqgo_sender_find(api->cfg.mqgo, q.id)) {
+        reply_error(a, SL_ENOSENDER,
+                    "Connection %llu is not a connected sender: POST /connect with \"mode\": "
+                    "\"send\" first.",
+                    (unsigned long long)q.id);
+        goto out;
+    }
+    if (q.body == NULL) {
+        reply_error(a, SL_EPARAM, "'body' must be a string: the message.");
+        goto out;
+    }
+    if (q.body_len > api->cfg.max_message_bytes) {
+        reply_error(a, SL_ETOOBIG, "The message is larger than %zu bytes.",
+                    api->cfg.max_message_bytes);
+        goto out;
+    }
+    static const char ctype[] = "text/plain; charset=utf-8";
+    msg_attrs_buf_t b;
+    msg_attrs_init(&b);
+    msg_attrs_add(&b, "content-type", 12, ctype, sizeof ctype - 1);
+    engine_pub_t *p = pool_calloc(&a->r->pool, 1, sizeof *p);
+    p->msg = msg_new(q.body, q.body_len, NULL, 0, b.buf, b.len);
+    msg_attrs_cleanup(&b);
+    a->mqgo_id = q.id;
+    snprintf(a->queue, sizeof a->queue, "%s", api->cfg.mqgo_queue);
+    a->items = p;
+    a->nitems = 1;
+    a->sreq.u.publish.items = p;
+    a->sreq.u.publish.n = 1;
+    api_submit(a, STORE_PUBLISH, mqgo_sent);
+out:
+    mqgo_request_cleanup(&q);
+}
+
+static void h_mqgo_disconnect(api_req_t *a)
+{
+    api_t *api = a->api;
+    mqgo_request_t q;
+    deliver_info_t info;
+    if (mqgo_body(a, &q) || mqgo_need_id(a, &q))
+        goto out;
+    a->mqgo_id = q.id;
+    if (mqgo_sender_remove(api->cfg.mqgo, q.id)) {
+        reply_json(a, 200,
+                   json_pack("{s:I,s:s}", "id", (json_int_t)q.id, "message", "Disconnected."));
+        goto out;
+    }
+    mqgo_receiver_name(q.id, a->group);
+    if (deliver_info(api->cfg.deliver, a->group, &info) != 0) {
+        reply_error(a, SL_ENOENT, "No connection has id %llu.", (unsigned long long)q.id);
+        goto out;
+    }
+    snprintf(a->queue, sizeof a->queue, "%s", info.queue);
+    api_submit(a, STORE_GROUP_DELETE, sub_deleted);
+out:
+    mqgo_request_cleanup(&q);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -1436,6 +1876,29 @@ static int parse_route(api_req_t *a, const char *path)
         return R_HEALTHZ;
     if (!strcmp(path, "/readyz"))
         return R_READYZ;
+    /* MQ Go's endpoints, with or without the trailing slash its mux wanted (no redirect) */
+    static const struct {
+        const char *path;
+        int route;
+    } mqgo[] = {
+        {"/connect", R_MQGO_CONNECT}, {"/send", R_MQGO_SEND}, {"/disconnect", R_MQGO_DISCONNECT}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(mqgo); i++) {
+        size_t n = strlen(mqgo[i].path);
+        if (!strncmp(path, mqgo[i].path, n) && (path[n] == '\0' || !strcmp(path + n, "/")))
+            return mqgo[i].route;
+    }
+    static const char subs[] = "/v1/subscriptions";
+    if (!strncmp(path, subs, sizeof subs - 1)) {
+        const char *id = path + sizeof subs - 1;
+        if (*id == '\0')
+            return R_SUBS;
+        if (*id++ != '/' || strchr(id, '/'))
+            return R_NONE;
+        if (!engine_name_valid(id, strlen(id)))
+            return -SL_ENAME;
+        snprintf(a->group, sizeof a->group, "%s", id);
+        return R_SUB;
+    }
     static const char prefix[] = "/v1/queues";
     if (strncmp(path, prefix, sizeof prefix - 1) != 0)
         return R_NONE;
@@ -1482,7 +1945,7 @@ static int parse_route(api_req_t *a, const char *path)
         }
         return R_NONE;
     }
-    for (int r = R_MESSAGES; r <= R_GROUPS; r++)
+    for (int r = R_MESSAGES; r <= R_QSUBS; r++)
         if (routes[r].suffix && strlen(routes[r].suffix) == len[1] &&
             !memcmp(routes[r].suffix, seg[1], len[1]))
             return r;
@@ -1537,7 +2000,7 @@ static void api_begin(http_req_t *r, void *ctx)
         r->body_limit = api->cfg.max_message_bytes < api->cfg.max_request_bytes
                             ? api->cfg.max_message_bytes
                             : api->cfg.max_request_bytes;
-    else if (route == R_BATCH)
+    else if (route == R_BATCH || route == R_MQGO_SEND) /* a message in JSON can grow 6 times */
         r->body_limit = api->cfg.max_request_bytes;
     else if (API_CONTROL_BODY < api->cfg.max_request_bytes)
         r->body_limit = API_CONTROL_BODY;
@@ -1631,6 +2094,34 @@ static void api_handle(http_req_t *r, void *ctx)
             h_group_put(a);
         else
             api_submit(a, STORE_GROUP_DELETE, simple_done);
+        break;
+    case R_QSUBS:
+        if (r->method == HTTP_POST)
+            h_subscribe(a);
+        else
+            h_sub_list(a);
+        break;
+    case R_SUBS:
+        h_sub_list(a);
+        break;
+    case R_SUB: {
+        deliver_info_t info;
+        if (sub_find(a, &info))
+            break;
+        if (r->method == HTTP_GET)
+            api_submit(a, STORE_GROUP_INFO, sub_info_done);
+        else
+            api_submit(a, STORE_GROUP_DELETE, sub_deleted);
+        break;
+    }
+    case R_MQGO_CONNECT:
+        h_mqgo_connect(a);
+        break;
+    case R_MQGO_SEND:
+        h_mqgo_send(a);
+        break;
+    case R_MQGO_DISCONNECT:
+        h_mqgo_disconnect(a);
         break;
     default:
         sl_assert(!"unrouted request");

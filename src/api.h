@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deliver.h"
 #include "http.h"
+#include "mqgo.h"
 #include "store.h"
 
 typedef struct api_config {
@@ -17,6 +19,11 @@ typedef struct api_config {
     size_t max_message_bytes;
     size_t max_request_bytes;
     int64_t max_wait_ms;
+    deliver_t *deliver;      /* push subscriptions (borrowed) */
+    mqgo_t *mqgo;            /* MQ Go's connections (borrowed) */
+    const char *mqgo_queue;  /* where MQ Go's senders publish */
+    int64_t push_timeout_ms; /* a new subscription's default timeout */
+    uint32_t max_attempts;   /* a new subscription's default max_attempts */
 } api_config_t;
 
 typedef struct api api_t;

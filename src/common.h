@@ -13,30 +13,34 @@
 #include <stdint.h>
 
 /* X(name, http status, json code, human text) */
-#define SL_ERRORS(X)                                                   \
-    X(EINVAL, 400, "bad_request", "bad request")                       \
-    X(EJSON, 400, "invalid_json", "invalid JSON")                      \
-    X(ENAME, 400, "invalid_name", "invalid name")                      \
-    X(EPARAM, 400, "invalid_parameter", "invalid parameter")           \
-    X(EBASE64, 400, "invalid_base64", "invalid base64")                \
-    X(ENOROUTE, 404, "not_found", "no such endpoint")                  \
-    X(ENOQUEUE, 404, "queue_not_found", "no such queue")               \
-    X(ENOGROUP, 404, "group_not_found", "no such consumer group")      \
-    X(ENORECEIPT, 404, "receipt_not_found", "no such receipt")         \
-    X(ENOENT, 404, "not_found", "not found")                           \
-    X(EMETHOD, 405, "method_not_allowed", "method not allowed")        \
-    X(ETIMEDOUT, 408, "request_timeout", "request timeout")            \
-    X(ECONFLICT, 409, "conflict", "conflict")                          \
-    X(ETOOBIG, 413, "payload_too_large", "payload too large")          \
-    X(EMEDIA, 415, "unsupported_media_type", "unsupported media type") \
-    X(EHEADERS, 431, "headers_too_large", "request headers too large") \
-    X(EINTERNAL, 500, "internal_error", "internal error")              \
-    X(ENOTYET, 501, "not_implemented", "not implemented yet")          \
-    X(ESTORAGE, 503, "storage_unavailable", "storage unavailable")     \
-    X(ESHUTDOWN, 503, "shutting_down", "shutting down")                \
-    X(EFULL, 507, "queue_full", "queue full")                          \
-    X(ETOOMANY, 507, "too_many_queues", "too many queues")             \
-    X(ECANCELED, 500, "canceled", "operation canceled")                \
+#define SL_ERRORS(X)                                                      \
+    X(EINVAL, 400, "bad_request", "bad request")                          \
+    X(EJSON, 400, "invalid_json", "invalid JSON")                         \
+    X(ENAME, 400, "invalid_name", "invalid name")                         \
+    X(EPARAM, 400, "invalid_parameter", "invalid parameter")              \
+    X(EBASE64, 400, "invalid_base64", "invalid base64")                   \
+    X(EAUTH, 401, "unauthorized", "authentication failed")                \
+    X(ENOROUTE, 404, "not_found", "no such endpoint")                     \
+    X(ENOQUEUE, 404, "queue_not_found", "no such queue")                  \
+    X(ENOGROUP, 404, "group_not_found", "no such consumer group")         \
+    X(ENORECEIPT, 404, "receipt_not_found", "no such receipt")            \
+    X(ENOSUB, 404, "subscription_not_found", "no such subscription")      \
+    X(ENOSENDER, 403, "not_a_sender", "not a connected sender")           \
+    X(ENOENT, 404, "not_found", "not found")                              \
+    X(EMETHOD, 405, "method_not_allowed", "method not allowed")           \
+    X(ETIMEDOUT, 408, "request_timeout", "request timeout")               \
+    X(ECONFLICT, 409, "conflict", "conflict")                             \
+    X(ETOOBIG, 413, "payload_too_large", "payload too large")             \
+    X(EMEDIA, 415, "unsupported_media_type", "unsupported media type")    \
+    X(EHEADERS, 431, "headers_too_large", "request headers too large")    \
+    X(EINTERNAL, 500, "internal_error", "internal error")                 \
+    X(ENOTYET, 501, "not_implemented", "not implemented yet")             \
+    X(ESTORAGE, 503, "storage_unavailable", "storage unavailable")        \
+    X(ESHUTDOWN, 503, "shutting_down", "shutting down")                   \
+    X(EFULL, 507, "queue_full", "queue full")                             \
+    X(ETOOMANY, 507, "too_many_queues", "too many queues")                \
+    X(ETOOMANYGROUPS, 507, "too_many_groups", "too many consumer groups") \
+    X(ECANCELED, 500, "canceled", "operation canceled")                   \
     X(EIO, 500, "io_error", "input/output error")
 
 enum sl_err {

@@ -9,6 +9,9 @@
  * handler knows the line it is on and every error names FILE:LINE. A syntax error that inih finds
  * on its own (a line with neither '=' nor a section) gets the line inih returns.
  *
+ * A file whose first byte other than blanks is '{' is GMQ's JSON configuration instead: gmqconf.c
+ * reads it and sets options through the same opt_set() as the INI lines.
+ *
  * MQ Go's single-dash flags (-port, -workers, -jobs) are rewritten to their double-dash forms
  * before getopt_long sees them, rather than using getopt_long_only, which would read "-f" as an
  * abbreviation of any long option starting with f.
@@ -26,6 +29,7 @@
 
 #include "common.h"
 #include "dur.h"
+#include "gmqconf.h"
 #include "log.h"
 #include "mem.h"
 
@@ -38,8 +42,11 @@ enum opt_type {
     T_STR,
     T_STORAGE,
     T_FSYNC,
+    T_DELIVERY,
     T_LEVEL,
     T_FORMAT,
+    T_GMQ_LISTEN,
+    T_GMQ_PROTO,
 };
 
 struct opt {
@@ -78,10 +85,6 @@ static const struct opt opts[] = {
      "longest long-poll wait a client may ask for"},
     {"shutdown_timeout", "server", T_DUR, NUM(shutdown_timeout_ms, 0, DUR_MAX_MS), "10s",
      "on SIGTERM, time allowed for requests in progress"},
-    {"workers", "server", T_UINT, NUM(workers, 1, 1024), "3",
-     "push-delivery workers (MQ Go -workers)"},
-    {"jobs", "server", T_UINT, NUM(jobs, 1, 1000000), "5",
-     "push-delivery job buffer (MQ Go -jobs)"},
     {"storage", "storage", T_STORAGE, STR(storage), "file",
      "file (durable, in data_dir) or memory (postgres, mysql: later)"},
     {"data_dir", "storage", T_STR, STR(data_dir), "./sluice-data", "directory of the file storage"},
@@ -109,12 +112,46 @@ static const struct opt opts[] = {
      "retention: most body bytes kept (0 = no limit)"},
     {"max_age", "queues", T_DUR, NUM(max_age_ms, 0, DUR_MAX_MS), "0",
      "retention: oldest message kept (0 = no limit)"},
+    {"workers", "push", T_UINT, NUM(workers, 1, 4096), "64",
+     "push deliveries in progress at once (MQ Go -workers)"},
+    {"jobs", "push", T_UINT, NUM(jobs, 1, 1000000), "256",
+     "push deliveries fetched ahead of the workers (MQ Go -jobs)"},
+    {"push_timeout", "push", T_DUR, NUM(push_timeout_ms, 1, 3600000), "10s",
+     "a delivery's HTTP request must be answered within this"},
+    {"push_retry_min", "push", T_DUR, NUM(push_retry_min_ms, 1, DUR_MAX_MS), "1s",
+     "delay before the first retry of a failed delivery (doubles each time)"},
+    {"push_retry_max", "push", T_DUR, NUM(push_retry_max_ms, 1, DUR_MAX_MS), "5m",
+     "longest delay between retries"},
+    {"push_circuit_failures", "push", T_UINT, NUM(push_circuit_failures, 1, 1000000), "5",
+     "failures in a row that pause a subscription's endpoint"},
+    {"push_circuit_pause", "push", T_DUR, NUM(push_circuit_pause_ms, 1, DUR_MAX_MS), "30s",
+     "first pause of a failing endpoint (doubles while probes fail, up to push_retry_max)"},
+    {"mqgo_queue", "push", T_STR, STR(mqgo_queue), "mqgo",
+     "the queue MQ Go's /send publishes to and its receivers subscribe to"},
+    {"mqgo_delivery", "push", T_DELIVERY, STR(mqgo_delivery), "json",
+     "MQ Go deliveries: json ({\"body\": ...}, its README) or raw (the text, as its code did)"},
+    {"gmq_listen", "gmq", T_GMQ_LISTEN, STR(gmq_host), "",
+     "GMQ's TCP protocol on HOST:PORT, e.g. 127.0.0.1:4567 (empty: off)"},
+    {"gmq_protocol", "gmq", T_GMQ_PROTO, STR(gmq_protocol), "tcp",
+     "tcp (IPv4 or IPv6, as gmq_listen's host resolves), tcp4 or tcp6"},
+    {"gmq_max_request", "gmq", T_SIZE, NUM(gmq_max_request, 0, 1ULL << 30), "0",
+     "largest GMQ request (GMQ's max_message_length; 0: a max_message_bytes message + 64k)"},
+    {"gmq_timeout", "gmq", T_DUR, NUM(gmq_timeout_ms, 0, DUR_MAX_MS), "10s",
+     "a GMQ request must arrive whole, and its reply be taken, within this (0 = no limit)"},
+    {"gmq_max_connections", "gmq", T_UINT, NUM(gmq_max_connections, 1, 1000000), "1024",
+     "open GMQ connections; more wait in the listen backlog"},
+    {"gmq_user", "gmq", T_STR, STR(gmq_user), "",
+     "when it or gmq_password is set, GMQ requests need their tokens (obfuscation only)"},
+    {"gmq_password", "gmq", T_STR, STR(gmq_password), "", "see gmq_user"},
     {"log_level", "log", T_LEVEL, F(log_level), 0, 0, 0, "info", "error, warn, info or debug"},
     {"log_format", "log", T_FORMAT, F(log_format), 0, 0, 0, "text", "text or json"},
+    {"log_file", "log", T_STR, STR(log_file), "", "append log lines to this file (empty: stderr)"},
 };
 
 static const char *const storages[] = {"memory", "file", "postgres", "mysql"};
 static const char *const fsyncs[] = {"always", "interval", "never"};
+static const char *const gmq_protocols[] = {"tcp", "tcp4", "tcp6"};
+static const char *const deliveries[] = {"json", "raw"};
 
 static int fail(char *err, size_t len, const char *fmt, ...) SL_PRINTF(3, 4);
 
@@ -171,8 +208,8 @@ static int parse_u64(const char *v, bool sized, uint64_t *out)
     return 0;
 }
 
-/* Splits "host:port", "[v6]:port" into c->listen_host and c->listen_port. */
-static int parse_listen(config_t *c, const char *v, char *err, size_t len)
+/* Splits "host:port", "[v6]:port" into host_out (CONFIG_HOST_MAX bytes) and *port_out. */
+static int parse_listen(const char *v, char *host_out, int *port_out, char *err, size_t len)
 {
     const char *colon;
     char host[CONFIG_HOST_MAX];
@@ -195,8 +232,8 @@ static int parse_listen(config_t *c, const char *v, char *err, size_t len)
     if (hlen == 0 || hlen >= sizeof host || parse_u64(colon + 1, false, &port) || port > 65535)
         return fail(err, len, "'%s' is not HOST:PORT with a port from 0 to 65535", v);
     host[hlen] = '\0';
-    memcpy(c->listen_host, host, hlen + 1);
-    c->listen_port = (int)port;
+    memcpy(host_out, host, hlen + 1);
+    *port_out = (int)port;
     return 0;
 }
 
@@ -208,7 +245,19 @@ static int opt_set(config_t *c, const struct opt *o, const char *v, char *err, s
     int64_t ms;
     switch (o->type) {
     case T_LISTEN:
-        return parse_listen(c, v, err, len);
+        return parse_listen(v, c->listen_host, &c->listen_port, err, len);
+    case T_GMQ_LISTEN:
+        if (*v == '\0') {
+            c->gmq_host[0] = '\0';
+            c->gmq_port = -1;
+            return 0;
+        }
+        return parse_listen(v, c->gmq_host, &c->gmq_port, err, len);
+    case T_GMQ_PROTO:
+        for (size_t i = 0; i < SL_ARRAY_LEN(gmq_protocols); i++)
+            if (strcmp(v, gmq_protocols[i]) == 0)
+                goto str;
+        return fail(err, len, "'%s' is not a GMQ protocol (tcp, tcp4 or tcp6)", v);
     case T_PORT:
         if (*v == '\0') {
             c->port = -1;
@@ -244,6 +293,11 @@ static int opt_set(config_t *c, const struct opt *o, const char *v, char *err, s
             if (strcmp(v, fsyncs[i]) == 0)
                 goto str;
         return fail(err, len, "'%s' is not an fsync policy (always, interval or never)", v);
+    case T_DELIVERY:
+        for (size_t i = 0; i < SL_ARRAY_LEN(deliveries); i++)
+            if (strcmp(v, deliveries[i]) == 0)
+                goto str;
+        return fail(err, len, "'%s' is not an MQ Go delivery form (json or raw)", v);
     case T_STR:
     str:
         if (strlen(v) >= o->size)
@@ -275,6 +329,13 @@ int config_port(const config_t *c)
     return c->port >= 0 ? c->port : c->listen_port;
 }
 
+uint64_t config_gmq_max_request(const config_t *c)
+{
+    if (c->gmq_max_request)
+        return c->gmq_max_request;
+    return (c->max_message_bytes + 2) / 3 * 4 + CONFIG_GMQ_ENVELOPE;
+}
+
 /* ---------------------------------------------------------------- INI file */
 
 struct ini_ctx {
@@ -300,14 +361,14 @@ static char *config_ini_read(char *str, int num, void *stream)
     if (n < 0)
         return NULL;
     ctx->line++;
-    if (memchr(ctx->line_buf, '\0', (size_t)n)) {
-        snprintf(ctx->err, sizeof ctx->err, "NUL byte in the line");
+    size_t content = (size_t)n - (ctx->line_buf[n - 1] == '\n'); /* the newline aside */
+    if (content > (size_t)num - 2) { /* said first: it holds whatever else the line has */
+        snprintf(ctx->err, sizeof ctx->err, "line longer than %d bytes", num - 2);
         ctx->err_line = ctx->line;
         return NULL;
     }
-    size_t content = (size_t)n - (ctx->line_buf[n - 1] == '\n'); /* the newline aside */
-    if (content > (size_t)num - 2) {
-        snprintf(ctx->err, sizeof ctx->err, "line longer than %d bytes", num - 2);
+    if (memchr(ctx->line_buf, '\0', (size_t)n)) {
+        snprintf(ctx->err, sizeof ctx->err, "NUL byte in the line");
         ctx->err_line = ctx->line;
         return NULL;
     }
@@ -336,6 +397,14 @@ static int config_ini_line(void *user, const char *section, const char *name, co
     return 0;
 }
 
+/* Sets one option for the GMQ JSON reader, through the same parser as the INI file. */
+static int config_gmq_set(void *ctx, const char *name, const char *value, char *why, size_t len)
+{
+    const struct opt *o = opt_find(name);
+    sl_assert(o != NULL);
+    return opt_set(ctx, o, value, why, len);
+}
+
 static int config_file(config_t *c, const char *path, char *err, size_t len)
 {
     struct ini_ctx ctx = {.c = c, .path = path};
@@ -350,14 +419,12 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     int first = fgetc(ctx.f);
     while (first == ' ' || first == '\t' || first == '\n' || first == '\r')
         first = fgetc(ctx.f);
-    if (first == '{') {
-        fclose(ctx.f);
-        return fail(err, len,
-                    "%s: GMQ JSON configuration files are not supported yet (see "
-                    "issue 6); use the INI format of docs/config.md",
-                    path);
-    }
     rewind(ctx.f);
+    if (first == '{') { /* GMQ's JSON format (gmqconf.c) */
+        int r = gmqconf_load(ctx.f, path, config_gmq_set, c, err, len);
+        fclose(ctx.f);
+        return r;
+    }
     ini_allow_multiline = false;
     ini_inline_comment_prefixes = ";#";
     int r = ini_parse_stream(config_ini_read, &ctx, config_ini_line, &ctx);
@@ -512,7 +579,7 @@ void config_help(FILE *out, const char *prog)
             "Usage: %s [-f FILE] [--OPTION VALUE]...\n"
             "Sluice message-queue server. Options come from the INI file given with -f/--config,\n"
             "then the environment (SLUICE_<OPTION>), then these flags; a later one wins.\n\n"
-            "  -f, --config FILE    read this INI config file\n"
+            "  -f, --config FILE    read this config file: INI, or GMQ's JSON (docs/config.md)\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n"
             "  -port N, -workers N, -jobs N   MQ Go's flags, same as --port etc.\n",

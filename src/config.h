@@ -27,8 +27,6 @@ typedef struct config {
     int64_t request_timeout_ms;
     int64_t max_wait_ms;
     int64_t shutdown_timeout_ms;
-    uint64_t workers;
-    uint64_t jobs;
     /* [storage] */
     char storage[32];
     char data_dir[CONFIG_PATH_MAX];
@@ -45,9 +43,29 @@ typedef struct config {
     uint64_t max_messages;
     uint64_t max_bytes;
     int64_t max_age_ms;
+    /* [push] */
+    uint64_t workers;
+    uint64_t jobs;
+    int64_t push_timeout_ms;
+    int64_t push_retry_min_ms;
+    int64_t push_retry_max_ms;
+    uint64_t push_circuit_failures;
+    int64_t push_circuit_pause_ms;
+    char mqgo_queue[129]; /* a queue name */
+    char mqgo_delivery[8];
+    /* [gmq] */
+    char gmq_host[CONFIG_HOST_MAX]; /* of gmq_listen */
+    int gmq_port;                   /* -1 = gmq_listen is empty: no GMQ listener */
+    char gmq_protocol[8];
+    uint64_t gmq_max_request; /* 0 = derived from max_message_bytes (config_gmq_max_request) */
+    int64_t gmq_timeout_ms;
+    uint64_t gmq_max_connections;
+    char gmq_user[256];
+    char gmq_password[256];
     /* [log] */
     int log_level;
     int log_format;
+    char log_file[CONFIG_PATH_MAX]; /* "" = stderr */
 } config_t;
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
@@ -66,5 +84,10 @@ void config_help(FILE *out, const char *prog);
 
 /* The port to listen on: port when set, else the port of listen. */
 int config_port(const config_t *c);
+
+/* The largest GMQ request: gmq_max_request when set, else the base64 of a max_message_bytes
+ * message plus CONFIG_GMQ_ENVELOPE bytes for the rest of the request. */
+#define CONFIG_GMQ_ENVELOPE 65536
+uint64_t config_gmq_max_request(const config_t *c);
 
 #endif

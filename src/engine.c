@@ -129,7 +129,10 @@ struct group {
     list_t ready_lanes;
     list_t waiters;
     uint64_t pending, in_flight, delayed, keywait, nwaiting;
-    uint64_t delivered, acked;
+    uint64_t progress; /* dlvs in LEASED, RETRY or DELAYED: what max_in_flight bounds */
+    uint32_t max_in_flight, max_attempts; /* engine_group_opts_t; 0 = none, the queue's */
+    char *meta;                           /* NULL or the opts' meta, copied */
+    uint64_t delivered, acked, dead_lettered;
     int64_t created_at;
 };
 
@@ -161,9 +164,9 @@ struct queue {
     engine_settings_t set;
     bool dlq_auto; /* dead-letter queue derived from the name, not set by the user */
     uint64_t last_id;
-    /* the visible sequence: ring[head .. head+count) hold positions base .. end */
-    msg_t **ring;
-    size_t ring_cap, ring_head;
+    /* the visible sequence, positions base .. end: see "The visible sequence" below */
+    msg_t ***blocks;
+    size_t bcap;
     uint64_t base, end;
     heap_t delayq;   /* MSG_DELAYED messages by deliver time */
     heap_t ttlq;     /* visible messages with an expiry, by expiry */
@@ -273,6 +276,11 @@ static queue_t *queue_find(engine_t *e, const char *name)
     return hmap_find(&e->queues, name, strlen(name));
 }
 
+static bool queue_is_fanout(const engine_t *e, const queue_t *q)
+{
+    return e->cfg.fanout_queue && strcmp(q->name, e->cfg.fanout_queue) == 0;
+}
+
 static group_t *group_find(queue_t *q, const char *name)
 {
     return hmap_find(&q->group_map, name, strlen(name));
@@ -287,9 +295,21 @@ static bool group_wants(const group_t *g, const msg_t *m)
 
 /* ---------------------------------------------------------------- the visible sequence */
 
+/*
+ * The ring is a deque of blocks of RING_BLOCK message pointers: position v lives in block
+ * v >> RING_SHIFT, at index v & (RING_BLOCK - 1), and the block table is indexed by the block
+ * number modulo its power-of-two size, which only has to exceed the number of live blocks. A
+ * block is allocated when the end reaches it and freed when the start passes it, so a queue
+ * costs 8 bytes per visible message plus at most two part-filled blocks, an empty queue
+ * nothing, and growing never copies the message pointers (only the small block table): no
+ * pause at a doubling, and no half-empty doubled array, as a big backlog builds up.
+ */
+#define RING_SHIFT 7
+#define RING_BLOCK (1u << RING_SHIFT)
+
 static msg_t **ring_slot(queue_t *q, uint64_t vseq)
 {
-    return &q->ring[(q->ring_head + (size_t)(vseq - q->base)) % q->ring_cap];
+    return &q->blocks[(vseq >> RING_SHIFT) & (q->bcap - 1)][vseq & (RING_BLOCK - 1)];
 }
 
 static msg_t *ring_get(queue_t *q, uint64_t vseq)
@@ -299,37 +319,51 @@ static msg_t *ring_get(queue_t *q, uint64_t vseq)
     return *ring_slot(q, vseq);
 }
 
-static void ring_resize(queue_t *q, size_t cap)
-{
-    size_t count = (size_t)(q->end - q->base);
-    msg_t **r = sl_malloc(cap * sizeof *r);
-    for (size_t i = 0; i < count; i++)
-        r[i] = q->ring[(q->ring_head + i) % q->ring_cap];
-    sl_free(q->ring);
-    q->ring = r;
-    q->ring_cap = cap;
-    q->ring_head = 0;
-}
-
 static void ring_push(queue_t *q, msg_t *m)
 {
-    if (q->end - q->base == q->ring_cap)
-        ring_resize(q, q->ring_cap ? q->ring_cap * 2 : 16);
+    uint64_t v = q->end;
+    if (q->base == q->end || (v & (RING_BLOCK - 1)) == 0) { /* v needs a block of its own */
+        uint64_t first = q->base >> RING_SHIFT, span = (v >> RING_SHIFT) - first + 1;
+        if (span > q->bcap) {
+            size_t cap = q->bcap ? q->bcap : 4;
+            while (cap < span)
+                cap *= 2;
+            msg_t ***t = sl_malloc(cap * sizeof *t);
+            for (uint64_t b = first; q->base < q->end && b < (v >> RING_SHIFT); b++)
+                t[b & (cap - 1)] = q->blocks[b & (q->bcap - 1)];
+            sl_free(q->blocks);
+            q->blocks = t;
+            q->bcap = cap;
+        }
+        q->blocks[(v >> RING_SHIFT) & (q->bcap - 1)] = sl_malloc(RING_BLOCK * sizeof(msg_t *));
+    }
     m->vseq = q->end++;
     *ring_slot(q, m->vseq) = m;
 }
 
-/* Empties m's slot and moves the start of the ring past empty slots. */
+/* Frees the blocks from the one holding position from up to (not including) block upto. */
+static void ring_free_blocks(queue_t *q, uint64_t from, uint64_t upto)
+{
+    for (uint64_t b = from >> RING_SHIFT; b < upto; b++)
+        sl_free(q->blocks[b & (q->bcap - 1)]);
+}
+
+/* Empties m's slot and moves the start of the ring past empty slots, freeing the blocks it
+ * leaves behind (all of them, and the table, when the ring is empty). */
 static void ring_clear(queue_t *q, msg_t *m)
 {
     *ring_slot(q, m->vseq) = NULL;
-    while (q->base < q->end && q->ring[q->ring_head] == NULL) {
-        q->ring_head = (q->ring_head + 1) % q->ring_cap;
+    uint64_t old = q->base;
+    while (q->base < q->end && *ring_slot(q, q->base) == NULL)
         q->base++;
+    if (q->base < q->end) {
+        ring_free_blocks(q, old, q->base >> RING_SHIFT);
+        return;
     }
-    size_t count = (size_t)(q->end - q->base);
-    if (q->ring_cap > 64 && count < q->ring_cap / 4)
-        ring_resize(q, q->ring_cap / 2);
+    ring_free_blocks(q, old, ((q->end - 1) >> RING_SHIFT) + 1);
+    sl_free(q->blocks);
+    q->blocks = NULL;
+    q->bcap = 0;
 }
 
 /* ---------------------------------------------------------------- queue timers */
@@ -468,10 +502,13 @@ static dlv_t *dlv_new(group_t *g, msg_t *m, lane_t *lane, int state)
     heap_node_init(&d->tmr, TK_DLV);
     list_init(&d->link);
     hmap_add(&g->dlvs, &m->id, sizeof m->id, d);
-    if (state == DLV_KEYWAIT)
+    if (state == DLV_KEYWAIT) {
         g->keywait++;
-    else if (lane)
-        lane->inflight++;
+    } else {
+        g->progress++;
+        if (lane)
+            lane->inflight++;
+    }
     return d;
 }
 
@@ -501,11 +538,15 @@ static void dlv_free(engine_t *e, dlv_t *d)
     group_t *g = d->g;
     dlv_leave_state(e, d);
     hmap_remove(&g->dlvs, &d->msg->id, sizeof d->msg->id);
-    if (d->lane) {
-        if (d->state != DLV_KEYWAIT)
+    if (d->state != DLV_KEYWAIT) {
+        g->progress--;
+        if (g->max_in_flight && g->progress + 1 == g->max_in_flight)
+            group_signal(e, g, 1); /* room again under the group's limit */
+        if (d->lane)
             d->lane->inflight--;
-        lane_update(e, g, d->lane);
     }
+    if (d->lane)
+        lane_update(e, g, d->lane);
     msg_unref(d->msg);
     sl_free(d->last_error);
     sl_free(d->hist);
@@ -603,7 +644,8 @@ static void settings_default_dlq(engine_settings_t *s, const char *name)
     snprintf(s->dlq, sizeof s->dlq, "%s.dlq", name);
 }
 
-static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool from_latest);
+static group_t *group_create(engine_t *e, queue_t *q, const char *name,
+                             const engine_group_opts_t *o);
 static void queue_fill(queue_t *q, pool_t *pool, engine_queue_info_t *o, bool groups);
 static void group_fill(group_t *g, pool_t *pool, engine_group_info_t *o);
 
@@ -660,7 +702,8 @@ static queue_t *queue_get(engine_t *e, const char *name, bool *created, int *err
     q->created_at = e->now;
     hmap_add(&e->queues, q->name, strlen(q->name), q);
     journal_queue(e, q);
-    group_create(e, q, ENGINE_DEFAULT_GROUP, false);
+    if (!queue_is_fanout(e, q))
+        group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
     log_msg(LOG_DEBUG, "Queue '%s' created.", name);
     return q;
 }
@@ -856,10 +899,19 @@ static void queue_timers(engine_t *e, queue_t *q)
 
 /* ---------------------------------------------------------------- groups */
 
-static group_t *group_create(engine_t *e, queue_t *q, const char *name, bool from_latest)
+/* Creates group name on q with o (NULL: the defaults) and journals it. */
+static group_t *group_create(engine_t *e, queue_t *q, const char *name,
+                             const engine_group_opts_t *o)
 {
+    static const engine_group_opts_t defaults = {0};
+    if (o == NULL)
+        o = &defaults;
+    bool from_latest = o->from_latest;
     group_t *g = sl_calloc(1, sizeof *g);
     g->name = sl_strdup(name);
+    g->max_in_flight = o->max_in_flight;
+    g->max_attempts = o->max_attempts;
+    g->meta = o->meta ? sl_strdup(o->meta) : NULL;
     g->gid = q->next_gid++;
     g->q = q;
     hmap_init(&g->dlvs, eq_dlv);
@@ -937,6 +989,7 @@ static void group_destroy(engine_t *e, group_t *g, int status)
     hmap_cleanup(&g->dlvs);
     hmap_cleanup(&g->ahead);
     hmap_cleanup(&g->lanes);
+    sl_free(g->meta);
     sl_free(g->name);
     sl_free(g);
 }
@@ -956,6 +1009,12 @@ static void dlv_adopt(engine_t *e, dlv_t *d, ahead_t *a)
     sl_free(a);
 }
 
+/* Whether g has as many messages in progress as its max_in_flight allows. */
+static bool group_full(const group_t *g)
+{
+    return g->max_in_flight && g->progress >= g->max_in_flight;
+}
+
 /* Chooses the next message for g: redeliveries, then ready key lanes, then the cursor. Returns
  * its dlv (not yet LEASED), or NULL when g has nothing it may take now. */
 static dlv_t *group_next(engine_t *e, group_t *g)
@@ -969,6 +1028,8 @@ static dlv_t *group_next(engine_t *e, group_t *g)
             return d;
         msg_drop(e, q, d->msg, &q->expired, ENGINE_DROP_EXPIRED, false);
     }
+    if (group_full(g))
+        return NULL;
     while (!list_empty(&g->ready_lanes)) {
         lane_t *l = list_entry(g->ready_lanes.next, lane_t, ready_link);
         dlv_t *d = list_entry(l->waiting.next, dlv_t, link);
@@ -978,6 +1039,7 @@ static dlv_t *group_next(engine_t *e, group_t *g)
         }
         dlv_leave_state(e, d); /* KEYWAIT -> in progress */
         l->inflight++;
+        g->progress++;
         d->state = DLV_RETRY; /* transitional; the caller leases it at once */
         if (l->inflight >= lane_limit(g) || list_empty(&l->waiting))
             list_remove(&l->ready_link);
@@ -985,7 +1047,7 @@ static dlv_t *group_next(engine_t *e, group_t *g)
     }
     if (g->cursor < q->base)
         g->cursor = q->base;
-    while (g->cursor < q->end) {
+    while (g->cursor < q->end && !group_full(g)) {
         msg_t *m = ring_get(q, g->cursor);
         if (m == NULL || !group_wants(g, m)) {
             g->cursor++;
@@ -1120,6 +1182,7 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
     msg_t *dm = msg_new(msg_body(m), m->len, msg_key(m), m->key_len, b.buf, b.len);
     msg_attrs_cleanup(&b);
     q->dead_lettered++;
+    g->dead_lettered++;
     /* The dead letter is published before the source lets go of the message, here and in the
      * journal (after_move), so a crash between the two duplicates it rather than losing it. */
     queue_append(e, dq, dm, 0, 0, NULL, 0);
@@ -1138,7 +1201,8 @@ static void dlv_fail(engine_t *e, dlv_t *d, int event, const char *error, int64_
     queue_t *q = d->g->q;
     d->preacked = false; /* the record written below (fail or dead letter) supersedes it */
     dlv_record(d, e->now, event, error);
-    if (q->set.max_attempts && d->attempts >= q->set.max_attempts && q->set.dlq[0] &&
+    uint32_t max_attempts = d->g->max_attempts ? d->g->max_attempts : q->set.max_attempts;
+    if (max_attempts && d->attempts >= max_attempts && q->set.dlq[0] &&
         dlv_dead_letter(e, d, event))
         return;
     JOURNAL(e, q, fail, d->g->gid, d->msg->id, d->attempts, delay > 0 ? e->now + delay : 0, e->now,
@@ -1200,7 +1264,9 @@ static void queue_destroy(engine_t *e, queue_t *q)
     hmap_cleanup(&q->group_map);
     hmap_cleanup(&q->idem);
     sl_free(q->groups);
-    sl_free(q->ring);
+    if (q->base < q->end)
+        ring_free_blocks(q, q->base, ((q->end - 1) >> RING_SHIFT) + 1);
+    sl_free(q->blocks);
     sl_free(q->name);
     sl_free(q);
 }
@@ -1637,10 +1703,20 @@ static void group_fill(group_t *g, pool_t *pool, engine_group_info_t *o)
         uint32_t room = lane_limit(g) - l->inflight;
         o->ready += l->nwaiting < room ? l->nwaiting : room;
     }
+    if (g->max_in_flight) { /* redeliveries go at once; new messages only while there is room */
+        uint64_t nretry = g->progress - g->in_flight - g->delayed;
+        uint64_t room = g->max_in_flight > g->progress ? g->max_in_flight - g->progress : 0;
+        o->ready = nretry + (o->ready - nretry < room ? o->ready - nretry : room);
+    }
+    o->retrying = g->delayed;
     o->delivered = g->delivered;
     o->acked = g->acked;
+    o->dead_lettered = g->dead_lettered;
     o->waiting = g->nwaiting;
     o->created_at = g->created_at;
+    o->max_in_flight = g->max_in_flight;
+    o->max_attempts = g->max_attempts;
+    o->meta = g->meta ? pool_strndup(pool, g->meta, strlen(g->meta)) : NULL;
 }
 
 static void queue_fill(queue_t *q, pool_t *pool, engine_queue_info_t *o, bool groups)
@@ -1730,20 +1806,42 @@ int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count)
     return 0;
 }
 
-int engine_group_put(engine_t *e, const char *queue, const char *group, bool from_latest,
-                     bool *created)
+int engine_group_put(engine_t *e, const char *queue, const char *group,
+                     const engine_group_opts_t *o, unsigned mask, bool *created)
 {
     if (group == NULL)
         group = ENGINE_DEFAULT_GROUP;
     if (!engine_name_valid(group, strlen(group)))
         return SL_ENAME;
+    if (o && o->meta && strlen(o->meta) > ENGINE_META_MAX)
+        return SL_EPARAM;
     queue_t *q = queue_find(e, queue);
     if (q == NULL)
         return SL_ENOQUEUE;
     engine_begin(e);
-    *created = group_find(q, group) == NULL;
-    if (*created)
-        group_create(e, q, group, from_latest);
+    group_t *g = group_find(q, group);
+    *created = g == NULL;
+    if (g == NULL && q->ngroups >= ENGINE_GROUPS_MAX) {
+        *created = false;
+        return SL_ETOOMANYGROUPS;
+    }
+    if (g == NULL) {
+        group_create(e, q, group, o);
+        return 0;
+    }
+    if (o == NULL || mask == 0)
+        return 0;
+    if (mask & ENGINE_GSET_MAX_IN_FLIGHT) {
+        bool more =
+            o->max_in_flight == 0 || (g->max_in_flight && o->max_in_flight > g->max_in_flight);
+        g->max_in_flight = o->max_in_flight;
+        if (more)
+            group_signal(e, g, UINT64_MAX); /* waiters held back by the old limit */
+    }
+    if (mask & ENGINE_GSET_MAX_ATTEMPTS)
+        g->max_attempts = o->max_attempts;
+    journal_group(e, g);
+    engine_flush(e);
     return 0;
 }
 
@@ -1895,32 +1993,32 @@ int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info
     return 0;
 }
 
-int engine_restore_group(engine_t *e, const char *queue, const char *group, uint32_t gid,
-                         uint64_t start_id, int64_t created_at)
+int engine_restore_group(engine_t *e, const char *queue, const engine_group_info_t *gi)
 {
     queue_t *q = queue_find(e, queue);
     if (q == NULL)
         return SL_ENOQUEUE;
-    if (!engine_name_valid(group, strlen(group)))
+    if (!engine_name_valid(gi->name, strlen(gi->name)))
         return SL_ENAME;
     for (uint32_t i = 0; i < q->ngroups; i++)
-        if (q->groups[i]->gid == gid)
+        if (q->groups[i]->gid == gi->gid)
             return 0;
-    if (group_find(q, group))
+    if (group_find(q, gi->name))
         return 0; /* a name reused after a delete whose record was lost: keep the first */
     engine_begin(e);
     bool journaling = e->journaling;
     e->journaling = false;
-    group_t *g = group_create(e, q, group, false);
+    engine_group_opts_t o = {false, gi->max_in_flight, gi->max_attempts, gi->meta};
+    group_t *g = group_create(e, q, gi->name, &o);
     e->journaling = journaling;
     /* group_create numbered it: put its identity and start back as they were (no message is
      * restored yet, so nothing was counted) */
     sl_assert(q->base == q->end);
-    g->gid = gid;
-    if (q->next_gid <= gid)
-        q->next_gid = gid + 1;
-    g->start_id = start_id;
-    g->created_at = created_at;
+    g->gid = gi->gid;
+    if (q->next_gid <= gi->gid)
+        q->next_gid = gi->gid + 1;
+    g->start_id = gi->start_id;
+    g->created_at = gi->created_at;
     return 0;
 }
 
@@ -2084,10 +2182,17 @@ void **engine_queue_jdata(engine_t *e, const char *queue)
 void engine_restore_done(engine_t *e, const char *queue)
 {
     queue_t *q = queue_find(e, queue);
-    if (q == NULL || group_find(q, ENGINE_DEFAULT_GROUP))
+    if (q == NULL)
         return;
-    engine_begin(e);
-    group_create(e, q, ENGINE_DEFAULT_GROUP, false);
+    group_t *g = group_find(q, ENGINE_DEFAULT_GROUP);
+    if (queue_is_fanout(e, q) && g) { /* it became the fan-out queue since it was stored */
+        engine_begin(e);
+        JOURNAL(e, q, group_delete, g->gid);
+        group_destroy(e, g, SL_ENOGROUP);
+    } else if (!queue_is_fanout(e, q) && g == NULL) {
+        engine_begin(e);
+        group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
+    }
 }
 
 /* The state of message m for group g, as engine_export reports it; false when g does not

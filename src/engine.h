@@ -28,6 +28,8 @@
 #define ENGINE_ERROR_MAX 512
 #define ENGINE_IDEM_KEY_MAX 256
 #define ENGINE_DEFAULT_GROUP "default"
+#define ENGINE_META_MAX 8192
+#define ENGINE_GROUPS_MAX 65536 /* per queue (a message counts its pending groups in 24 bits) */
 
 typedef struct engine engine_t;
 
@@ -62,6 +64,9 @@ typedef struct engine_settings {
 typedef struct engine_config {
     engine_settings_t defaults;
     uint32_t max_queues;
+    /* NULL, or the name of the one queue that has no `default` group (MQ Go's): its messages
+     * are kept only for the groups that exist, and dropped at once when there are none. */
+    const char *fanout_queue;
     engine_clock_fn clock;
     void *clock_ctx;
 } engine_config_t;
@@ -112,10 +117,15 @@ typedef struct engine_group_info {
     uint64_t lag;       /* messages not yet acked by this group */
     uint64_t in_flight; /* leased now */
     uint64_t ready;     /* could be leased now */
+    uint64_t retrying;  /* failed, waiting out a release delay before redelivery */
     uint64_t delivered; /* leases handed out, redeliveries included */
     uint64_t acked;
-    uint64_t waiting; /* parked long-polls */
+    uint64_t dead_lettered; /* since the server started */
+    uint64_t waiting;       /* parked long-polls */
     int64_t created_at;
+    uint32_t max_in_flight; /* see engine_group_opts_t */
+    uint32_t max_attempts;
+    const char *meta; /* NULL or in the pool */
 } engine_group_info_t;
 
 typedef struct engine_queue_info {
@@ -209,10 +219,9 @@ typedef struct engine_gstate {
  * lowered. Returns 0 or SL_ENAME. */
 int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info_t *info);
 
-/* Creates group gid of queue unless it exists; before any message is restored. Returns 0,
- * SL_ENOQUEUE or SL_ENAME. */
-int engine_restore_group(engine_t *e, const char *queue, const char *group, uint32_t gid,
-                         uint64_t start_id, int64_t created_at);
+/* Creates group g->gid of queue unless it exists, with g's name, start, creation time and
+ * settings; before any message is restored. Returns 0, SL_ENOQUEUE or SL_ENAME. */
+int engine_restore_group(engine_t *e, const char *queue, const engine_group_info_t *g);
 
 /* Deletes group gid of queue if it exists. */
 void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid);
@@ -340,11 +349,31 @@ int engine_queue_delete(engine_t *e, const char *queue);
  * *count gets the number deleted. Returns 0 or SL_ENOQUEUE. */
 int engine_queue_purge(engine_t *e, const char *queue, uint64_t *count);
 
-/* Creates group on queue starting at the oldest retained message (from_latest false) or at the
- * next one published. *created is false when it existed (left unchanged). Returns 0,
- * SL_ENOQUEUE or SL_ENAME. */
-int engine_group_put(engine_t *e, const char *queue, const char *group, bool from_latest,
-                     bool *created);
+/* Which fields of engine_group_opts_t a change to an existing group sets. */
+enum engine_group_bit {
+    ENGINE_GSET_MAX_IN_FLIGHT = 1 << 0,
+    ENGINE_GSET_MAX_ATTEMPTS = 1 << 1,
+};
+
+/* A group's own settings. */
+typedef struct engine_group_opts {
+    bool from_latest; /* a new group starts at the next message published, else at the oldest */
+    /* Messages of the group in progress at once (leased, or failed and waiting to be
+     * redelivered); 0 = no limit. 1 delivers in strict publish order, retries included: a push
+     * subscription with max_in_flight 1. */
+    uint32_t max_in_flight;
+    uint32_t max_attempts; /* deliveries before dead-lettering; 0 = the queue's setting */
+    /* NULL, or a string of at most ENGINE_META_MAX bytes that the engine keeps and journals with
+     * the group without reading it (a push subscription's settings). Set at creation only. */
+    const char *meta;
+} engine_group_opts_t;
+
+/* Creates group on queue with o (NULL: from the oldest message, no limits), or, when it exists,
+ * changes the settings of o named in mask (none: it is left unchanged). *created tells which.
+ * Returns 0, SL_ENOQUEUE, SL_ENAME, SL_EPARAM for a meta string over ENGINE_META_MAX, or
+ * SL_ETOOMANYGROUPS when the queue has ENGINE_GROUPS_MAX groups already. */
+int engine_group_put(engine_t *e, const char *queue, const char *group,
+                     const engine_group_opts_t *o, unsigned mask, bool *created);
 
 /* Fills *out for one group (name in pool). Returns 0, SL_ENOQUEUE or SL_ENOGROUP. */
 int engine_group_info(engine_t *e, const char *queue, const char *group, pool_t *pool,

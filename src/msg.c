@@ -8,15 +8,18 @@
 #include "common.h"
 #include "mem.h"
 
+_Static_assert(MSG_HEAD == 36, "the message header is 36 bytes (see msg.h)");
+_Static_assert(MSG_ATTRS_MAX < (1 << 16) && MSG_KEY_MAX < (1 << 8), "attrs_len, key_len bits");
+
 static msg_t *msg_make(const void *body, size_t len, const char *key, size_t key_len,
                        const unsigned char *attrs, size_t attrs_len, bool ext)
 {
-    sl_assert(key_len <= MSG_KEY_MAX && attrs_len <= MSG_ATTRS_MAX && len <= UINT32_MAX);
-    size_t head = ext ? sizeof(msg_ext_t) : 0;
-    msg_t *m = sl_malloc(sizeof *m + head + len + key_len + attrs_len);
-    memset(m, 0, sizeof *m + head);
+    sl_assert(key_len <= MSG_KEY_MAX && attrs_len <= MSG_ATTRS_MAX && len <= MSG_LEN_MAX);
+    size_t head = MSG_HEAD + (ext ? MSG_EXT_PAD + sizeof(msg_ext_t) : 0);
+    msg_t *m = sl_malloc(head + len + key_len + attrs_len);
+    memset(m, 0, head);
     m->refs = 1;
-    m->len = (uint32_t)len;
+    m->len = (uint32_t)len & MSG_LEN_MAX;
     m->key_len = (uint8_t)key_len;
     m->attrs_len = (uint16_t)attrs_len;
     if (ext) {

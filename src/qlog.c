@@ -39,7 +39,8 @@
  *             u32 max_in_flight_per_key, u64 max_messages, u64 max_bytes, i64 max_age_ms,
  *             i64 dedup_ms, u8 dlq_auto, str8 dlq, u64 published, u64 acked, u64 expired,
  *             u64 dropped, u64 dead_lettered
- *   GROUP     u32 gid, u64 start_id, i64 created_at, str8 name
+ *   GROUP     u32 gid, u64 start_id, i64 created_at, str8 name, u32 max_in_flight,
+ *             u32 max_attempts, str16 meta      (the last three may be absent: 0, 0, "")
  *   GROUP_DEL u32 gid
  *   PURGE     u64 up_to                            (every message with id <= up_to is gone)
  *   IDEM      u64 id, i64 published_at, str16 key  (an idempotency key still in its window,
@@ -247,13 +248,17 @@ void qlog_put_queue(qlog_buf_t *b, const qlog_queue_t *q)
 
 void qlog_put_group(qlog_buf_t *b, const qlog_group_t *g)
 {
-    sl_assert(g->name_len <= 255);
+    sl_assert(g->name_len <= 255 && g->meta_len <= UINT16_MAX);
     rec_begin(b, QLOG_GROUP);
     put_n(b, g->gid, 4);
     put_n(b, g->start_id, 8);
     put_n(b, (uint64_t)g->created_at, 8);
     put_n(b, g->name_len, 1);
     put_bytes(b, g->name, g->name_len);
+    put_n(b, g->max_in_flight, 4);
+    put_n(b, g->max_attempts, 4);
+    put_n(b, g->meta_len, 2);
+    put_bytes(b, g->meta, g->meta_len);
     rec_end(b);
 }
 
@@ -429,6 +434,15 @@ int qlog_get_group(const qlog_rec_t *r, qlog_group_t *g)
     g->created_at = (int64_t)get_n(&c, 8);
     g->name_len = (size_t)get_n(&c, 1);
     g->name = (const char *)get_bytes(&c, g->name_len);
+    g->max_in_flight = g->max_attempts = 0;
+    g->meta = NULL;
+    g->meta_len = 0;
+    if (!c.bad && c.p != c.end) { /* the settings, in every record but the earliest ones */
+        g->max_in_flight = (uint32_t)get_n(&c, 4);
+        g->max_attempts = (uint32_t)get_n(&c, 4);
+        g->meta_len = (size_t)get_n(&c, 2);
+        g->meta = g->meta_len ? (const char *)get_bytes(&c, g->meta_len) : NULL;
+    }
     if (cur_done(&c) || g->gid == 0)
         return SL_EIO;
     return 0;

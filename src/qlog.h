@@ -95,6 +95,9 @@ typedef struct qlog_group {
     int64_t created_at;
     const char *name;
     size_t name_len;
+    uint32_t max_in_flight, max_attempts;
+    const char *meta; /* not NUL-terminated; NULL when meta_len is 0 */
+    size_t meta_len;
 } qlog_group_t;
 
 /* Encoders append one whole record (head, payload, checksum) to b. */

@@ -109,7 +109,11 @@ struct store_req {
         } queue_list;
         uint64_t purged;
         struct {
-            bool from_latest;
+            bool from_latest;       /* group put: engine_group_opts_t */
+            uint32_t max_in_flight; /* " */
+            uint32_t max_attempts;  /* " */
+            const char *meta;       /* " */
+            unsigned mask;          /* enum engine_group_bit: what a put changes if it exists */
             bool created;
             engine_group_info_t info;
         } group;

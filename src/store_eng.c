@@ -170,12 +170,15 @@ void store_eng_submit(store_eng_t *se, store_req_t *req)
     case STORE_QUEUE_PURGE:
         r = engine_queue_purge(e, req->queue, &req->u.purged);
         break;
-    case STORE_GROUP_PUT:
-        r = engine_group_put(e, req->queue, req->group, req->u.group.from_latest,
+    case STORE_GROUP_PUT: {
+        engine_group_opts_t o = {req->u.group.from_latest, req->u.group.max_in_flight,
+                                 req->u.group.max_attempts, req->u.group.meta};
+        r = engine_group_put(e, req->queue, req->group, &o, req->u.group.mask,
                              &req->u.group.created);
         if (r == 0)
             r = engine_group_info(e, req->queue, req->group, req->pool, &req->u.group.info);
         break;
+    }
     case STORE_GROUP_INFO:
         r = engine_group_info(e, req->queue, req->group, req->pool, &req->u.group.info);
         break;

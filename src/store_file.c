@@ -354,13 +354,27 @@ static void j_queue_delete(void *ctx, void **qdata, const char *name)
     *qdata = NULL; /* the gone() calls of its messages that follow find nothing */
 }
 
+/* Appends the GROUP record of g to b. */
+static void put_group(qlog_buf_t *b, const engine_group_info_t *g)
+{
+    qlog_group_t r = {.gid = g->gid,
+                      .start_id = g->start_id,
+                      .created_at = g->created_at,
+                      .name = g->name,
+                      .name_len = strlen(g->name),
+                      .max_in_flight = g->max_in_flight,
+                      .max_attempts = g->max_attempts,
+                      .meta = g->meta,
+                      .meta_len = g->meta ? strlen(g->meta) : 0};
+    qlog_put_group(b, &r);
+}
+
 static void j_group(void *ctx, void **qdata, const engine_group_info_t *g)
 {
     fq_t *q = fq_of(ctx, qdata);
     if (q == NULL || q->fresh) /* a fresh queue's checkpoint will list it */
         return;
-    qlog_group_t r = {g->gid, g->start_id, g->created_at, g->name, strlen(g->name)};
-    qlog_put_group(rec_buf(q, false), &r);
+    put_group(rec_buf(q, false), g);
 }
 
 static void j_group_delete(void *ctx, void **qdata, uint32_t gid)
@@ -525,9 +539,7 @@ static void put_checkpoint(store_file_t *s, fq_t *q, qlog_buf_t *b)
                               info.dead_lettered - a->dead_lettered - l->dead_lettered};
         qlog_put_queue(b, &r);
         for (size_t i = 0; i < info.ngroups; i++) {
-            const engine_group_info_t *g = &info.groups[i];
-            qlog_group_t gr = {g->gid, g->start_id, g->created_at, g->name, strlen(g->name)};
-            qlog_put_group(b, &gr);
+            put_group(b, &info.groups[i]);
         }
     }
     pool_cleanup(&pool);
@@ -924,6 +936,10 @@ static void batch_run(store_file_t *s, fbatch_t *b)
      * wastes space: replaying a dead segment changes nothing. */
     for (size_t k = 0; k < b->njobs; k++) {
         fjob_t *j = &b->jobs[k];
+        if (j->opened_new && j->old_fd >= 0) /* the segment it rotated away from is complete */
+            close(j->old_fd);
+        j->opened_new = false;
+        j->old_fd = -1;
         for (size_t u = 0; u < j->nunlink; u++) {
             char *path = seg_path(j->q, j->unlink[u], "");
             unlink(path);
@@ -1148,11 +1164,14 @@ typedef struct rq {
     qlog_queue_t qrec;
     bool have_qrec;
     uint64_t max_id, purge_up_to;
-    hmap_t msgs;   /* id -> msg_t */
-    hmap_t states; /* id -> rstates_t */
-    qlog_group_t *groups;
-    char (*gnames)[ENGINE_NAME_MAX + 1];
-    bool *gdeleted;
+    hmap_t msgs;                  /* id -> msg_t */
+    hmap_t states;                /* id -> rstates_t */
+    struct rgroup {               /* the newest GROUP record of each group */
+        engine_group_info_t info; /* name and meta point into the two fields below */
+        char name[ENGINE_NAME_MAX + 1];
+        char *meta; /* NULL or sl_malloc'd */
+        bool deleted;
+    } * groups;
     size_t ngroups, gcap;
     struct ridem {
         uint64_t id;
@@ -1224,8 +1243,8 @@ static rstate_t *rq_state(rq_t *r, uint64_t id, uint32_t gid)
 static bool rq_group_wants(const rq_t *r, size_t gi, const msg_t *m)
 {
     uint32_t only = msg_only_group(m);
-    return !r->gdeleted[gi] && m->id >= r->groups[gi].start_id &&
-           (only == 0 || only == r->groups[gi].gid);
+    const engine_group_info_t *g = &r->groups[gi].info;
+    return !r->groups[gi].deleted && m->id >= g->start_id && (only == 0 || only == g->gid);
 }
 
 /* Frees message id when every live group that receives it has finished it. */
@@ -1240,7 +1259,7 @@ static void rq_maybe_gone(rq_t *r, uint64_t id)
             continue;
         bool done = false;
         for (uint32_t k = 0; k < rs->n && !done; k++)
-            done = rs->s[k].gid == r->groups[gi].gid && rs->s[k].finished;
+            done = rs->s[k].gid == r->groups[gi].info.gid && rs->s[k].finished;
         if (!done)
             return;
     }
@@ -1365,22 +1384,29 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         if ((err = qlog_get_group(rec, &g)) || g.name_len > ENGINE_NAME_MAX)
             break;
         size_t gi = 0;
-        while (gi < r->ngroups && r->groups[gi].gid != g.gid)
+        while (gi < r->ngroups && r->groups[gi].info.gid != g.gid)
             gi++;
         if (gi == r->ngroups) {
             if (r->ngroups == r->gcap) {
                 r->gcap = r->gcap ? r->gcap * 2 : 4;
                 r->groups = sl_realloc(r->groups, r->gcap * sizeof *r->groups);
-                r->gnames = sl_realloc(r->gnames, r->gcap * sizeof *r->gnames);
-                r->gdeleted = sl_realloc(r->gdeleted, r->gcap * sizeof *r->gdeleted);
             }
             r->ngroups++;
-            r->gdeleted[gi] = false;
+            r->groups[gi].meta = NULL;
         }
-        memcpy(r->gnames[gi], g.name, g.name_len);
-        r->gnames[gi][g.name_len] = '\0';
-        r->groups[gi] = g;
-        r->groups[gi].name = r->gnames[gi];
+        struct rgroup *rg = &r->groups[gi];
+        memcpy(rg->name, g.name, g.name_len);
+        rg->name[g.name_len] = '\0';
+        sl_free(rg->meta);
+        rg->meta = g.meta_len ? sl_strndup(g.meta, g.meta_len) : NULL;
+        rg->deleted = false;
+        rg->info = (engine_group_info_t){.name = rg->name,
+                                         .gid = g.gid,
+                                         .start_id = g.start_id,
+                                         .created_at = g.created_at,
+                                         .max_in_flight = g.max_in_flight,
+                                         .max_attempts = g.max_attempts,
+                                         .meta = rg->meta};
         break;
     }
     case QLOG_GROUP_DEL: {
@@ -1388,8 +1414,8 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         if ((err = qlog_get_u32(rec, &gid)))
             break;
         for (size_t gi = 0; gi < r->ngroups; gi++)
-            if (r->groups[gi].gid == gid)
-                r->gdeleted[gi] = true;
+            if (r->groups[gi].info.gid == gid)
+                r->groups[gi].deleted = true;
         break;
     }
     case QLOG_IDEM: {
@@ -1503,9 +1529,8 @@ static void rq_restore(store_file_t *s, rq_t *r)
     info.last_id = r->max_id > r->qrec.last_id ? r->max_id : r->qrec.last_id;
     engine_restore_queue(s->engine, q->name, &info);
     for (size_t gi = 0; gi < r->ngroups; gi++)
-        if (!r->gdeleted[gi])
-            engine_restore_group(s->engine, q->name, r->gnames[gi], r->groups[gi].gid,
-                                 r->groups[gi].start_id, r->groups[gi].created_at);
+        if (!r->groups[gi].deleted)
+            engine_restore_group(s->engine, q->name, &r->groups[gi].info);
     engine_restore_done(s->engine, q->name); /* a default group even if the log lost it */
     size_t n = 0;
     msg_t **all = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *all), *m;
@@ -1567,9 +1592,9 @@ static void rq_cleanup(rq_t *r)
     for (size_t i = 0; i < r->nidem; i++)
         sl_free(r->idem[i].key);
     sl_free(r->idem);
+    for (size_t gi = 0; gi < r->ngroups; gi++)
+        sl_free(r->groups[gi].meta);
     sl_free(r->groups);
-    sl_free(r->gnames);
-    sl_free(r->gdeleted);
 }
 
 /* Reads one segment file of q into r. last: it is the newest (a torn tail is cut off). Returns

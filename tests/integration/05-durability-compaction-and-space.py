@@ -6,6 +6,7 @@ pinned message survives a restart with its attempts and its retry time. What the
 besides messages — the idempotency keys still in their window — survives deletion and compaction
 too."""
 
+import os
 import time
 
 import pytest
@@ -68,6 +69,12 @@ def test_segments_rotate_and_fully_acked_ones_are_deleted(srv, restart_sluice):
     assert [f.name for f in left] == [newest], \
         f"after acking everything, old segments remain: {[f.name for f in left]}"
     assert left_size < size / 2
+    # and the server holds no file open that rotation left behind or deletion removed: the
+    # space of a deleted segment comes back only when its last descriptor is closed
+    held = [os.readlink(f"/proc/{srv.proc.pid}/fd/{fd}")
+            for fd in os.listdir(f"/proc/{srv.proc.pid}/fd")]
+    held = [t for t in held if "/c/" in t or t.endswith("(deleted)")]
+    assert len(held) == 1 and held[0].endswith(newest), held
 
     # the queue is whole after a restart: empty, ids go on
     assert srv.kill() == -9

@@ -150,7 +150,8 @@ def test_stats_of_one_queue_shows_counters_settings_and_groups(sluice, cli):
         assert re.search(rf"^  {re.escape(key)} +{re.escape(str(value))}$", text, re.M), text
     lines = text.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("GROUP "))
-    assert lines[header].split() == ["GROUP", "LAG", "IN_FLIGHT", "READY", "DELIVERED", "ACKED"]
+    assert lines[header].split() == ["GROUP", "LAG", "IN_FLIGHT", "READY", "DELIVERED", "ACKED",
+                                    "DEAD"]
     groups = {r[0]: r for r in table("\n".join(lines[header + 1:]))}
     assert set(groups) == {g["name"] for g in q["groups"]} == {"default", "g2"}
     for g in q["groups"]:

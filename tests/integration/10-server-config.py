@@ -15,11 +15,14 @@ OPTIONS = {
     "max_connections_per_ip": ["0"], "max_header_bytes": ["16k", "16K", "16KiB", "16384"],
     "max_request_bytes": ["16M", "16MiB", "16777216"], "idle_timeout": ["60s", "1m"],
     "request_timeout": ["30s"], "max_wait": ["30s"], "shutdown_timeout": ["10s"],
-    "workers": ["3"], "jobs": ["5"], "storage": ["memory"], "data_dir": ["./sluice-data"],
+    "storage": ["memory"], "data_dir": ["./sluice-data"],
     "max_queues": ["10000"], "max_message_bytes": ["1M", "1MiB", "1048576"],
     "visibility_timeout": ["30s"], "max_attempts": ["10"], "dedup_window": ["5m"],
     "max_in_flight_per_key": ["1"], "max_messages": ["0"], "max_bytes": ["0"],
     "max_age": ["0", "0s"], "log_level": ["info"], "log_format": ["text"],
+    "workers": ["64"], "jobs": ["256"], "push_timeout": ["10s"], "push_retry_min": ["1s"],
+    "push_retry_max": ["5m"], "push_circuit_failures": ["5"], "push_circuit_pause": ["30s"],
+    "mqgo_queue": ["mqgo"], "mqgo_delivery": ["json"],
 }
 
 

@@ -1597,6 +1597,47 @@ START_TEST(test_contract_group_put_starts_from_the_earliest_or_the_latest_messag
 }
 END_TEST
 
+START_TEST(test_contract_group_settings_round_trip_and_change_by_mask)
+{
+    publish("jobs", "a");
+    call_t *c = call_new(STORE_GROUP_PUT, "jobs", "hook");
+    c->req.u.group.max_in_flight = 1;
+    c->req.u.group.max_attempts = 3;
+    c->req.u.group.meta = "{\"url\":\"http://x/\"}";
+    exec(c);
+    assert_err(c->req.status, 0);
+    ck_assert(c->req.u.group.created);
+    engine_group_info_t *g = group_info("jobs", "hook");
+    ck_assert_uint_eq(g->max_in_flight, 1);
+    ck_assert_uint_eq(g->max_attempts, 3);
+    ck_assert_str_eq(g->meta, "{\"url\":\"http://x/\"}");
+    ck_assert_ptr_null(group_info("jobs", "default")->meta);
+
+    /* max_in_flight 1: a failed message waiting out its delay holds back the next one */
+    publish("jobs", "b");
+    engine_lease_t *l = lease_one("jobs", "hook", -1);
+    assert_body(l->msg, "a");
+    assert_err(release("jobs", l->receipt, 60000, "HTTP 500"), 0);
+    assert_nothing_to_lease("jobs", "hook");
+    ck_assert_uint_eq(group_info("jobs", "hook")->retrying, 1);
+
+    /* a put on the existing group changes only what the mask names */
+    c = call_new(STORE_GROUP_PUT, "jobs", "hook");
+    c->req.u.group.max_in_flight = 0;
+    c->req.u.group.max_attempts = 9;
+    c->req.u.group.meta = "{\"other\":1}";
+    c->req.u.group.mask = ENGINE_GSET_MAX_IN_FLIGHT;
+    exec(c);
+    assert_err(c->req.status, 0);
+    ck_assert(!c->req.u.group.created);
+    g = group_info("jobs", "hook");
+    ck_assert_uint_eq(g->max_in_flight, 0);
+    ck_assert_uint_eq(g->max_attempts, 3);
+    ck_assert_str_eq(g->meta, "{\"url\":\"http://x/\"}");
+    assert_body(lease_one("jobs", "hook", -1)->msg, "b"); /* no limit any more */
+}
+END_TEST
+
 START_TEST(test_contract_group_info_counts_lag_and_in_flight)
 {
     for (int i = 0; i < 3; i++)
@@ -2103,6 +2144,7 @@ static Suite *contract_suite(const char *backend)
     tcase_add_test(tc, test_contract_purge_deletes_every_message_and_keeps_the_queue);
     tcase_add_test(tc, test_contract_deleted_queue_is_gone_with_its_messages);
     tcase_add_test(tc, test_contract_group_put_starts_from_the_earliest_or_the_latest_message);
+    tcase_add_test(tc, test_contract_group_settings_round_trip_and_change_by_mask);
     tcase_add_test(tc, test_contract_group_info_counts_lag_and_in_flight);
     tcase_add_test(tc, test_contract_group_delete_removes_the_group_and_its_leases);
     tcase_add_test(tc, test_contract_default_group_cannot_be_deleted);

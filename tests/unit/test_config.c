@@ -153,8 +153,6 @@ START_TEST(test_config_defaults_match_docs_config_md)
     ck_assert_int_eq(c.request_timeout_ms, 30000);
     ck_assert_int_eq(c.max_wait_ms, 30000);
     ck_assert_int_eq(c.shutdown_timeout_ms, 10000);
-    ck_assert_uint_eq(c.workers, 3);
-    ck_assert_uint_eq(c.jobs, 5);
     /* [storage] */
     ck_assert_str_eq(c.storage, "file");
     ck_assert_str_eq(c.data_dir, "./sluice-data");
@@ -171,9 +169,30 @@ START_TEST(test_config_defaults_match_docs_config_md)
     ck_assert_uint_eq(c.max_messages, 0);
     ck_assert_uint_eq(c.max_bytes, 0);
     ck_assert_int_eq(c.max_age_ms, 0);
+    /* [push] */
+    ck_assert_uint_eq(c.workers, 64);
+    ck_assert_uint_eq(c.jobs, 256);
+    ck_assert_int_eq(c.push_timeout_ms, 10000);
+    ck_assert_int_eq(c.push_retry_min_ms, 1000);
+    ck_assert_int_eq(c.push_retry_max_ms, 300000);
+    ck_assert_uint_eq(c.push_circuit_failures, 5);
+    ck_assert_int_eq(c.push_circuit_pause_ms, 30000);
+    ck_assert_str_eq(c.mqgo_queue, "mqgo");
+    ck_assert_str_eq(c.mqgo_delivery, "json");
+    /* [gmq] */
+    ck_assert_int_eq(c.gmq_port, -1);
+    ck_assert_str_eq(c.gmq_host, "");
+    ck_assert_str_eq(c.gmq_protocol, "tcp");
+    ck_assert_uint_eq(c.gmq_max_request, 0);
+    ck_assert_uint_eq(config_gmq_max_request(&c), 1398104 + 65536); /* base64 of 1 MiB + 64k */
+    ck_assert_int_eq(c.gmq_timeout_ms, 10000);
+    ck_assert_uint_eq(c.gmq_max_connections, 1024);
+    ck_assert_str_eq(c.gmq_user, "");
+    ck_assert_str_eq(c.gmq_password, "");
     /* [log] */
     ck_assert_int_eq(c.log_level, LOG_INFO);
     ck_assert_int_eq(c.log_format, LOG_TEXT);
+    ck_assert_str_eq(c.log_file, "");
     ck_assert_int_eq(config_port(&c), 8080);
 }
 END_TEST
@@ -197,7 +216,10 @@ START_TEST(test_config_file_sets_options_in_their_sections)
                             "listen = 0.0.0.0:9090\n"
                             "max_connections = 2048\n"
                             "idle_timeout = 2m\n"
+                            "\n"
+                            "[push]\n"
                             "workers = 6\n"
+                            "mqgo_delivery = raw\n"
                             "\n"
                             "[storage]\n"
                             "storage = file\n"
@@ -218,6 +240,7 @@ START_TEST(test_config_file_sets_options_in_their_sections)
     ck_assert_uint_eq(cfg.max_connections, 2048);
     ck_assert_int_eq(cfg.idle_timeout_ms, 120000);
     ck_assert_uint_eq(cfg.workers, 6);
+    ck_assert_str_eq(cfg.mqgo_delivery, "raw");
     ck_assert_str_eq(cfg.storage, "file");
     ck_assert_str_eq(cfg.data_dir, "/var/lib/sluice");
     ck_assert_int_eq(cfg.visibility_timeout_ms, 45000);
@@ -226,7 +249,7 @@ START_TEST(test_config_file_sets_options_in_their_sections)
     ck_assert_int_eq(cfg.log_level, LOG_DEBUG);
     ck_assert_int_eq(cfg.log_format, LOG_JSON);
     /* what the file does not name keeps its default */
-    ck_assert_uint_eq(cfg.jobs, 5);
+    ck_assert_uint_eq(cfg.jobs, 256);
     ck_assert_uint_eq(cfg.max_queues, 10000);
 }
 END_TEST
@@ -252,22 +275,23 @@ START_TEST(test_config_file_skips_comments_blank_lines_and_surrounding_blanks)
                             "; a semicolon comment\n"
                             "\n"
                             "   \n"
-                            "[server]\n"
+                            "[push]\n"
                             "  # an indented comment: workers = 99\n"
                             "   workers = 4   \n"
                             ";jobs = 99\n"
                             "#jobs = 98\n");
     ASSERT_LOADS("-f", (char *)path);
     ck_assert_uint_eq(cfg.workers, 4);
-    ck_assert_uint_eq(cfg.jobs, 5);
+    ck_assert_uint_eq(cfg.jobs, 256);
 }
 END_TEST
 
 START_TEST(test_config_file_strips_inline_comments)
 {
-    const char *path = conf("[server]\n"
+    const char *path = conf("[push]\n"
                             "workers = 4 ; four workers\n"
                             "jobs = 6 # six jobs\n"
+                            "[server]\n"
                             "listen = 10.0.0.1:81 ; the private side\n"
                             "[log] ; the log section\n"
                             "log_format = json ; for the collector\n");
@@ -282,7 +306,7 @@ END_TEST
 
 START_TEST(test_config_file_refuses_an_option_in_the_wrong_section_naming_file_and_line)
 {
-    const char *path = conf("[server]\n"
+    const char *path = conf("[push]\n"
                             "workers = 4\n"
                             "[queues]\n"
                             "max_attempts = 3\n"
@@ -298,7 +322,7 @@ END_TEST
 
 START_TEST(test_config_file_refuses_an_unknown_option_naming_file_and_line)
 {
-    const char *path = conf("[server]\nworkers = 4\n\nthreads = 8\n");
+    const char *path = conf("[push]\nworkers = 4\n\nthreads = 8\n");
     ASSERT_REFUSED("-f", (char *)path);
     ASSERT_ERR("%s:4: unknown option 'threads'", path);
 
@@ -311,9 +335,9 @@ END_TEST
 
 START_TEST(test_config_file_refuses_a_bad_value_naming_file_line_and_option)
 {
-    const char *path = conf("[server]\nworkers = 4\nmax_connections = 0\n");
+    const char *path = conf("[push]\nworkers = 4\n[server]\nmax_connections = 0\n");
     ASSERT_REFUSED("-f", (char *)path);
-    ASSERT_ERR("%s:3: max_connections: '0' is not an integer from 1 to 1000000", path);
+    ASSERT_ERR("%s:4: max_connections: '0' is not an integer from 1 to 1000000", path);
 
     path = conf("[queues]\nvisibility_timeout = soon\n");
     ASSERT_REFUSED("-f", (char *)path);
@@ -330,8 +354,8 @@ END_TEST
 
 START_TEST(test_config_file_refuses_a_malformed_line_as_a_syntax_error)
 {
-    const char *bad[] = {"[server]\nworkers = 4\nthis line has no equals sign\n",
-                         "[server]\nworkers = 4\n[server\n", "[server]\nworkers = 4\nworkers\n"};
+    const char *bad[] = {"[push]\nworkers = 4\nthis line has no equals sign\n",
+                         "[push]\nworkers = 4\n[server\n", "[push]\nworkers = 4\nworkers\n"};
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
         const char *path = conf(bad[i]);
         ASSERT_REFUSED("-f", (char *)path);
@@ -343,9 +367,9 @@ END_TEST
 START_TEST(test_config_file_reports_the_first_bad_line)
 {
     /* a bad value before a malformed line: the bad value (line 2) */
-    const char *path = conf("[server]\nworkers = 0\nthis is not ini\n");
+    const char *path = conf("[push]\nworkers = 0\nthis is not ini\n");
     ASSERT_REFUSED("-f", (char *)path);
-    ASSERT_ERR("%s:2: workers: '0' is not an integer from 1 to 1024", path);
+    ASSERT_ERR("%s:2: workers: '0' is not an integer from 1 to 4096", path);
 
     /* a malformed line before a bad value: the malformed line (line 2) */
     path = conf("[server]\nthis is not ini\nworkers = 0\n");
@@ -402,11 +426,11 @@ START_TEST(test_config_file_refuses_a_long_comment_instead_of_reading_its_tail_a
 {
     /* cut at the buffer, the tail of this comment would read "workers = 9" */
     char text[512];
-    snprintf(text, sizeof text, "[server]\n#%0198d workers = 9\n", 0);
+    snprintf(text, sizeof text, "[push]\n#%0198d workers = 9\n", 0);
     const char *path = conf(text);
     ASSERT_REFUSED("-f", (char *)path);
     ASSERT_ERR("%s:2: line longer than 198 bytes", path);
-    ck_assert_uint_eq(cfg.workers, 3);
+    ck_assert_uint_eq(cfg.workers, 64);
 }
 END_TEST
 
@@ -430,13 +454,19 @@ START_TEST(test_config_directory_given_as_the_file_is_refused)
 }
 END_TEST
 
-START_TEST(test_config_json_file_is_refused_as_not_supported_yet)
+/* A file starting with '{' (after blanks) is GMQ's JSON format (tests/unit/test_gmqconf.c has
+ * the details): its keys are GMQ's, not ours. */
+START_TEST(test_config_json_file_is_read_as_a_gmq_configuration)
 {
     const char *path = conf("  \n{\"port\": 8080}\n");
     ASSERT_REFUSED("-f", (char *)path);
-    ck_assert_msg(strncmp(err, path, strlen(path)) == 0 &&
-                      strstr(err, "JSON configuration files are not supported") != NULL,
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0 && strstr(err, "unknown key 'port'"),
                   "error '%s'", err);
+    path = conf("\n {\"network\": {\"port\": \"4567\"}, \"queue\": {\"queue_type\": 1}}");
+    ASSERT_LOADS("-f", (char *)path);
+    ck_assert_str_eq(cfg.gmq_host, "0.0.0.0");
+    ck_assert_int_eq(cfg.gmq_port, 4567);
+    ck_assert_str_eq(cfg.storage, "memory");
 }
 END_TEST
 
@@ -467,7 +497,7 @@ START_TEST(test_config_environment_bad_value_is_refused_naming_the_variable)
 {
     setenv("SLUICE_WORKERS", "0", 1);
     ck_assert_int_eq(LOAD_NOTHING(), SL_EPARAM);
-    ASSERT_ERR("environment SLUICE_WORKERS: '0' is not an integer from 1 to 1024");
+    ASSERT_ERR("environment SLUICE_WORKERS: '0' is not an integer from 1 to 4096");
 
     unsetenv("SLUICE_WORKERS");
     setenv("SLUICE_LOG_FORMAT", "xml", 1);
@@ -506,7 +536,7 @@ END_TEST
 
 START_TEST(test_config_f_and_config_name_the_file)
 {
-    const char *path = conf("[server]\nworkers = 11\n");
+    const char *path = conf("[push]\nworkers = 11\n");
     ASSERT_LOADS("-f", (char *)path);
     ck_assert_uint_eq(cfg.workers, 11);
     ASSERT_LOADS("--config", (char *)path);
@@ -576,7 +606,7 @@ START_TEST(test_config_value_that_looks_like_an_mq_go_flag_stays_a_value)
 
     ASSERT_LOADS("--data-dir", "-workers");
     ck_assert_str_eq(cfg.data_dir, "-workers");
-    ck_assert_uint_eq(cfg.workers, 3);
+    ck_assert_uint_eq(cfg.workers, 64);
 
     ASSERT_LOADS("--data-dir", "-jobs", "-port", "9003");
     ck_assert_str_eq(cfg.data_dir, "-jobs");
@@ -606,7 +636,7 @@ START_TEST(test_config_flag_errors_are_named)
     ASSERT_REFUSED("stray");
     ASSERT_ERR("unexpected argument 'stray' (see --help)");
     ASSERT_REFUSED("--workers", "0");
-    ASSERT_ERR("--workers: '0' is not an integer from 1 to 1024");
+    ASSERT_ERR("--workers: '0' is not an integer from 1 to 4096");
 }
 END_TEST
 
@@ -627,7 +657,7 @@ START_TEST(test_config_load_can_run_again_with_a_fresh_argv)
     ASSERT_LOADS("--workers", "4");
     ck_assert_uint_eq(cfg.workers, 4);
     ASSERT_LOADS("--jobs", "6");
-    ck_assert_uint_eq(cfg.workers, 3);
+    ck_assert_uint_eq(cfg.workers, 64);
     ck_assert_uint_eq(cfg.jobs, 6);
     /* after a refusal in the middle of a word of short options, getopt starts over */
     ASSERT_REFUSED("-Vx");
@@ -679,7 +709,7 @@ END_TEST
 
 START_TEST(test_config_file_then_environment_then_flags_later_wins)
 {
-    const char *path = conf("[server]\nworkers = 2\nlisten = 10.1.1.1:1111\njobs = 20\n");
+    const char *path = conf("[push]\nworkers = 2\njobs = 20\n[server]\nlisten = 10.1.1.1:1111\n");
 
     ASSERT_LOADS("-f", (char *)path);
     ck_assert_uint_eq(cfg.workers, 2);
@@ -778,7 +808,7 @@ START_TEST(test_config_integers_refuse_suffixes_and_keep_their_bounds)
 {
     ASSERT_FLAG_BAD("workers", "1k");
     ASSERT_FLAG_BAD("workers", "0");
-    ASSERT_FLAG_BAD("workers", "1025");
+    ASSERT_FLAG_BAD("workers", "4097");
     ASSERT_FLAG_BAD("workers", "-1");
     ASSERT_FLAG_BAD("workers", "");
     ASSERT_FLAG_OK("workers", "1");
@@ -1001,7 +1031,7 @@ static Suite *config_suite(void)
                    test_config_file_refuses_a_long_comment_instead_of_reading_its_tail_as_a_line);
     tcase_add_test(tc, test_config_missing_file_is_refused_naming_it);
     tcase_add_test(tc, test_config_directory_given_as_the_file_is_refused);
-    tcase_add_test(tc, test_config_json_file_is_refused_as_not_supported_yet);
+    tcase_add_test(tc, test_config_json_file_is_read_as_a_gmq_configuration);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("environment and flags");

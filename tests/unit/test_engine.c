@@ -188,7 +188,8 @@ static engine_group_info_t ginfo(engine_t *e, const char *q, const char *g)
 static void group_add(engine_t *e, const char *q, const char *g, bool from_latest)
 {
     bool created = false;
-    ck_assert_int_eq(engine_group_put(e, q, g, from_latest, &created), 0);
+    engine_group_opts_t o = {.from_latest = from_latest};
+    ck_assert_int_eq(engine_group_put(e, q, g, &o, 0, &created), 0);
     ck_assert(created);
 }
 
@@ -439,7 +440,7 @@ START_TEST(test_engine_unknown_queue_and_group_are_reported)
     uint64_t count;
     ck_assert_int_eq(engine_queue_purge(e, "nope", &count), SL_ENOQUEUE);
     bool created;
-    ck_assert_int_eq(engine_group_put(e, "nope", "g", false, &created), SL_ENOQUEUE);
+    ck_assert_int_eq(engine_group_put(e, "nope", "g", NULL, 0, &created), SL_ENOQUEUE);
     uint64_t moved, nf[1];
     size_t nnot;
     ck_assert_int_eq(engine_redrive(e, "nope", NULL, 0, &moved, nf, &nnot), SL_ENOQUEUE);
@@ -1422,14 +1423,16 @@ START_TEST(test_engine_group_put_of_an_existing_group_leaves_it_unchanged)
     publish_text(e, "jobs", "a");
     group_add(e, "jobs", "g", true);
     bool created = true;
-    ck_assert_int_eq(engine_group_put(e, "jobs", "g", false, &created), 0);
+    ck_assert_int_eq(engine_group_put(e, "jobs", "g", NULL, 0, &created), 0);
     ck_assert(!created);
     ck_assert_uint_eq(ginfo(e, "jobs", "g").lag, 0); /* still from latest */
-    ck_assert_int_eq(engine_group_put(e, "jobs", "default", true, &created), 0);
+    engine_group_opts_t latest = {.from_latest = true, .max_in_flight = 3};
+    ck_assert_int_eq(engine_group_put(e, "jobs", "default", &latest, 0, &created), 0);
+    ck_assert_uint_eq(ginfo(e, "jobs", "default").max_in_flight, 0); /* mask 0: nothing */
     ck_assert(!created);
     ck_assert_uint_eq(ginfo(e, "jobs", "default").lag, 1);
-    ck_assert_int_eq(engine_group_put(e, "jobs", "bad name", false, &created), SL_ENAME);
-    ck_assert_int_eq(engine_group_put(e, "jobs", "", false, &created), SL_ENAME);
+    ck_assert_int_eq(engine_group_put(e, "jobs", "bad name", NULL, 0, &created), SL_ENAME);
+    ck_assert_int_eq(engine_group_put(e, "jobs", "", NULL, 0, &created), SL_ENAME);
     ck_assert_uint_eq(qinfo(e, "jobs").ngroups, 2);
     engine_free(e);
 }
@@ -3058,6 +3061,186 @@ END_TEST
 
 /* ---------------------------------------------------------------- runner */
 
+/* ---------------------------------------------------------------- group settings */
+
+/* Adds group g with o to queue q, creating q if needed. */
+static void group_add_opts(engine_t *e, const char *q, const char *g, const engine_group_opts_t *o)
+{
+    bool created = false;
+    engine_settings_t s = base_settings();
+    ck_assert_int_eq(engine_queue_put(e, q, &s, 0, &created), 0);
+    ck_assert_int_eq(engine_group_put(e, q, g, o, 0, &created), 0);
+    ck_assert(created);
+}
+
+START_TEST(test_engine_group_max_in_flight_one_keeps_strict_order_through_retries)
+{
+    engine_t *e = new_engine();
+    publish_text(e, "jobs", "a");
+    group_add_opts(e, "jobs", "push", &(engine_group_opts_t){.max_in_flight = 1});
+    publish_text(e, "jobs", "b");
+    publish_text(e, "jobs", "c");
+    got_t got[4];
+    ck_assert_uint_eq(take_n(e, "jobs", "push", 4, got), 1);
+    ck_assert_str_eq(got[0].body, "a");
+    ck_assert_uint_eq(ginfo(e, "jobs", "push").ready, 0);
+    /* a fails and waits out a delay: b must not overtake it */
+    ck_assert_int_eq(engine_release(e, "jobs", got[0].receipt, 1000, "HTTP 500"), 0);
+    take_none(e, "jobs", "push");
+    engine_group_info_t gi = ginfo(e, "jobs", "push");
+    ck_assert_uint_eq(gi.retrying, 1);
+    ck_assert_uint_eq(gi.ready, 0);
+    advance(e, 1000);
+    ck_assert_uint_eq(ginfo(e, "jobs", "push").ready, 1);
+    got_t again = take(e, "jobs", "push");
+    ck_assert_str_eq(again.body, "a");
+    ck_assert_uint_eq(again.attempts, 2);
+    take_none(e, "jobs", "push");
+    ack_ok(e, "jobs", again.receipt);
+    ck_assert_str_eq(take(e, "jobs", "push").body, "b");
+    /* the default group has no limit */
+    ck_assert_uint_eq(take_n(e, "jobs", "default", 4, got), 3);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_group_max_in_flight_bounds_leases_and_keyed_lanes)
+{
+    engine_t *e = new_engine();
+    group_add_opts(e, "jobs", "two", &(engine_group_opts_t){.max_in_flight = 2});
+    publish_keyed(e, "jobs", "k1", "a");
+    publish_keyed(e, "jobs", "k2", "b");
+    publish_keyed(e, "jobs", "k3", "c");
+    publish_text(e, "jobs", "plain");
+    got_t got[8];
+    ck_assert_uint_eq(ginfo(e, "jobs", "two").ready, 2);
+    ck_assert_uint_eq(take_n(e, "jobs", "two", 8, got), 2);
+    ck_assert_str_eq(got[0].body, "k1");
+    ck_assert_str_eq(got[1].body, "k2");
+    take_none(e, "jobs", "two");
+    ack_ok(e, "jobs", got[1].receipt);
+    ck_assert_uint_eq(take_n(e, "jobs", "two", 8, got + 2), 1);
+    ck_assert_str_eq(got[2].body, "k3");
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_group_room_under_its_limit_wakes_a_waiter)
+{
+    engine_t *e = new_engine();
+    group_add_opts(e, "jobs", "one", &(engine_group_opts_t){.max_in_flight = 1});
+    publish_text(e, "jobs", "a");
+    publish_text(e, "jobs", "b");
+    got_t a = take(e, "jobs", "one");
+    wtest_t w;
+    wait_on(e, "jobs", "one", &w, INT64_MAX);
+    w.lease = true;
+    ack_ok(e, "jobs", a.receipt);
+    ck_assert_int_eq(w.calls, 1);
+    ck_assert_uint_eq(w.leased, 1);
+    ck_assert_str_eq(w.got.body, "b");
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_group_put_changes_the_limits_of_an_existing_group)
+{
+    engine_t *e = new_engine();
+    group_add_opts(e, "jobs", "g", &(engine_group_opts_t){.max_in_flight = 1});
+    publish_text(e, "jobs", "a");
+    publish_text(e, "jobs", "b");
+    got_t a = take(e, "jobs", "g");
+    take_none(e, "jobs", "g");
+    wtest_t w;
+    wait_on(e, "jobs", "g", &w, INT64_MAX);
+    bool created = true;
+    engine_group_opts_t o = {.max_in_flight = 0, .max_attempts = 7};
+    ck_assert_int_eq(engine_group_put(e, "jobs", "g", &o,
+                                      ENGINE_GSET_MAX_IN_FLIGHT | ENGINE_GSET_MAX_ATTEMPTS,
+                                      &created),
+                     0);
+    ck_assert(!created);
+    ck_assert_int_eq(w.calls, 1); /* the limit went away: the waiter may lease */
+    engine_group_info_t gi = ginfo(e, "jobs", "g");
+    ck_assert_uint_eq(gi.max_in_flight, 0);
+    ck_assert_uint_eq(gi.max_attempts, 7);
+    ck_assert_str_eq(take(e, "jobs", "g").body, "b");
+    ack_ok(e, "jobs", a.receipt);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_fanout_queue_keeps_messages_only_for_its_groups)
+{
+    engine_settings_t st = base_settings();
+    engine_config_t cfg = {
+        .defaults = st, .max_queues = 10, .clock = fake_clock, .fanout_queue = "mqgo"};
+    engine_t *e = engine_new(&cfg);
+    publish_text(e, "mqgo", "to nobody"); /* creates the queue, with no group */
+    engine_queue_info_t qi = qinfo(e, "mqgo");
+    ck_assert_uint_eq(qi.ngroups, 0);
+    ck_assert_uint_eq(qi.messages, 0);
+    ck_assert_uint_eq(qi.published, 1);
+    ck_assert_int_eq(engine_group_info(e, "mqgo", "default", &pool, &(engine_group_info_t){0}),
+                     SL_ENOGROUP);
+    group_add_opts(e, "mqgo", "r1", &(engine_group_opts_t){.from_latest = true});
+    publish_text(e, "mqgo", "to r1");
+    ck_assert_uint_eq(qinfo(e, "mqgo").messages, 1);
+    got_t g = take(e, "mqgo", "r1");
+    ck_assert_str_eq(g.body, "to r1");
+    ack_ok(e, "mqgo", g.receipt);
+    ck_assert_uint_eq(qinfo(e, "mqgo").messages, 0); /* its only group is done with it */
+    publish_text(e, "other", "x");                   /* every other queue has its default group */
+    ck_assert_uint_eq(ginfo(e, "other", "default").lag, 1);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_group_max_attempts_overrides_the_queue_setting)
+{
+    engine_t *e = new_engine(); /* the queue allows many attempts */
+    group_add_opts(e, "jobs", "hook", &(engine_group_opts_t){.max_attempts = 2});
+    publish_text(e, "jobs", "x");
+    for (int i = 0; i < 2; i++) {
+        got_t g = take(e, "jobs", "hook");
+        ck_assert_int_eq(engine_release(e, "jobs", g.receipt, 0, "HTTP 503"), 0);
+    }
+    take_none(e, "jobs", "hook");
+    ck_assert_uint_eq(qinfo(e, "jobs").dead_lettered, 1);
+    ck_assert_uint_eq(ginfo(e, "jobs", "hook").dead_lettered, 1);
+    ck_assert_uint_eq(ginfo(e, "jobs", "default").dead_lettered, 0);
+    ck_assert_uint_eq(ginfo(e, "jobs", "hook").lag, 0);
+    ck_assert_uint_eq(ginfo(e, "jobs", "default").lag, 1); /* still there for the others */
+    got_t d = take(e, "jobs.dlq", "default");
+    ck_assert_str_eq(d.body, "x");
+    ck_assert_uint_eq(d.attempts, 1);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_group_meta_is_kept_and_bounded)
+{
+    engine_t *e = new_engine();
+    publish_text(e, "jobs", "a");
+    group_add_opts(e, "jobs", "s", &(engine_group_opts_t){.meta = "{\"url\":\"http://x\"}"});
+    ck_assert_str_eq(ginfo(e, "jobs", "s").meta, "{\"url\":\"http://x\"}");
+    ck_assert_ptr_null(ginfo(e, "jobs", "default").meta);
+    char *big = malloc(ENGINE_META_MAX + 2);
+    memset(big, 'm', ENGINE_META_MAX + 1);
+    big[ENGINE_META_MAX + 1] = '\0';
+    bool created;
+    ck_assert_int_eq(
+        engine_group_put(e, "jobs", "t", &(engine_group_opts_t){.meta = big}, 0, &created),
+        SL_EPARAM);
+    big[ENGINE_META_MAX] = '\0';
+    ck_assert_int_eq(
+        engine_group_put(e, "jobs", "t", &(engine_group_opts_t){.meta = big}, 0, &created), 0);
+    ck_assert_uint_eq(strlen(ginfo(e, "jobs", "t").meta), ENGINE_META_MAX);
+    free(big);
+    engine_free(e);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -3117,6 +3300,13 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_engine_group_from_earliest_starts_at_the_oldest_retained_message);
     tcase_add_test(tc, test_engine_group_from_latest_starts_at_the_next_publish);
     tcase_add_test(tc, test_engine_group_put_of_an_existing_group_leaves_it_unchanged);
+    tcase_add_test(tc, test_engine_group_max_in_flight_one_keeps_strict_order_through_retries);
+    tcase_add_test(tc, test_engine_group_max_in_flight_bounds_leases_and_keyed_lanes);
+    tcase_add_test(tc, test_engine_group_room_under_its_limit_wakes_a_waiter);
+    tcase_add_test(tc, test_engine_group_put_changes_the_limits_of_an_existing_group);
+    tcase_add_test(tc, test_engine_group_max_attempts_overrides_the_queue_setting);
+    tcase_add_test(tc, test_engine_fanout_queue_keeps_messages_only_for_its_groups);
+    tcase_add_test(tc, test_engine_group_meta_is_kept_and_bounded);
     tcase_add_test(tc, test_engine_group_delete_drops_its_claims_and_leases);
     tcase_add_test(tc, test_engine_group_delete_with_keyed_and_delayed_claims_frees_everything);
     tcase_add_test(tc, test_engine_default_group_cannot_be_deleted);
