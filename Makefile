@@ -134,7 +134,7 @@ FUZZ_LIB_SRC := $(SERVER_SRC)
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/*.h)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/*.h fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(FUZZ_LIB_SRC) \
 		$(call pc_libs,$(SERVER_PKGS)) -lm -pthread
@@ -160,10 +160,10 @@ bench: all
 	bench/compare --quick --no-build --build-dir $(abspath $(BUILD))
 
 format:
-	clang-format -i src/*.c src/*.h cli/*.c cli/*.h tests/unit/*.c tests/store/*.c fuzz/*.c 2>/dev/null || true
+	clang-format -i src/*.c src/*.h cli/*.c cli/*.h tests/unit/*.c tests/store/*.c fuzz/*.[ch] 2>/dev/null || true
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard src/*.[ch] cli/*.[ch] tests/unit/*.c tests/store/*.c fuzz/*.c)
+	clang-format --dry-run --Werror $(wildcard src/*.[ch] cli/*.[ch] tests/unit/*.c tests/store/*.c fuzz/*.[ch])
 
 clean:
 	rm -rf build

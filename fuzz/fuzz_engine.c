@@ -45,6 +45,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pool.h"
+#include "fuzz_input.h"
 
 #define CHECK(cond, ...)                                                                 \
     do {                                                                                 \
@@ -161,18 +162,7 @@ static int64_t fake_clock(void *ctx)
 
 /* ---------------------------------------------------------------- input */
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} rd_t;
-
-static uint8_t u8(rd_t *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
+/* rd_t, u8, un, take: fuzz_input.h */
 
 /* ---------------------------------------------------------------- helpers */
 

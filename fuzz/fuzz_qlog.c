@@ -65,6 +65,7 @@
 #include "log.h"
 #include "msg.h"
 #include "qlog.h"
+#include "fuzz_input.h"
 
 #define CHECK(cond, ...)                                             \
     do {                                                             \
@@ -430,36 +431,7 @@ static void scan_copy(const unsigned char *p, size_t n, long stop_at)
 
 /* ---------------------------------------------------------------- round trip */
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} rd_t;
-
-static uint8_t u8(rd_t *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint64_t un(rd_t *r, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)u8(r) << (8 * i);
-    return v;
-}
-
-/* Up to want bytes of the input (fewer when it runs out). */
-static const unsigned char *take(rd_t *r, size_t want, size_t *got)
-{
-    *got = want < r->n ? want : r->n;
-    const unsigned char *p = r->p;
-    r->p += *got;
-    r->n -= *got;
-    return p;
-}
+/* rd_t, u8, un, take: fuzz_input.h */
 
 /* A length: mostly small, sometimes at or near a limit. */
 static size_t pick_len(rd_t *r, size_t max)

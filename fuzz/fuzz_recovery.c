@@ -106,6 +106,7 @@
 #include "pool.h"
 #include "qlog.h"
 #include "store.h"
+#include "fuzz_input.h"
 
 static void dump_log(void);
 
@@ -231,27 +232,7 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 
 /* ---------------------------------------------------------------- input */
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} rd_t;
-
-static uint8_t u8(rd_t *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static const unsigned char *take(rd_t *r, size_t want, size_t *got)
-{
-    *got = want < r->n ? want : r->n;
-    const unsigned char *p = r->p;
-    r->p += *got;
-    r->n -= *got;
-    return p;
-}
+/* rd_t, u8, un, take: fuzz_input.h */
 
 /* ---------------------------------------------------------------- names and values */
 

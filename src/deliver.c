@@ -4,9 +4,13 @@
  * Flow. Each subscription leases from its group through the storage interface, one lease
  * request at a time, parked (long-poll) while the group has nothing. Leased messages become
  * jobs in one buffer shared by every subscription, `jobs` deep; up to `workers` jobs are sent at
- * once. A 2xx acks the message; anything else (a status, a refused connection, a timeout)
- * releases it with a backoff delay, and the engine counts the attempt and dead-letters the
- * message when the group's max_attempts is used up, with the error we give it as its last error.
+ * once. A lease takes at most the room the buffer has when it is made, and a parked one takes
+ * nothing when it wakes (wake_only): the subscription leases again with the room there is then.
+ * So idle subscriptions hold no room, and `jobs` bounds the buffer however many there are.
+ *
+ * A 2xx acks the message; anything else (a status, a refused connection, a timeout) releases it
+ * with a backoff delay, and the engine counts the attempt and dead-letters the message when the
+ * group's max_attempts is used up, with the error we give it as its last error.
  *
  * Order. A subscription's group carries its max_in_flight, so the engine itself never lets more
  * than that many messages be in progress (leased, or failed and waiting out their backoff):
@@ -314,6 +318,7 @@ static void sub_lease(sub_t *s)
     s->lreq.u.lease.max = max < room ? max : room;
     s->lreq.u.lease.visibility_ms = lease_ms(d, s);
     s->lreq.u.lease.wait_ms = DELIVER_WAIT_MS;
+    s->lreq.u.lease.wake_only = true; /* an idle subscription holds no room in the buffer */
     s->leasing = true;
     store_submit(d->store, &s->lreq);
 }

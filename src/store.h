@@ -15,7 +15,9 @@
  * releases them with store_req_cleanup().
  *
  * A lease with wait_ms > 0 may stay pending (parked) until messages arrive or the wait ends;
- * store_cancel() withdraws it (for a client that went away).
+ * store_cancel() withdraws it (for a client that went away). With wake_only, a lease that had to
+ * park leases nothing when messages arrive: it completes empty, and the caller leases again with
+ * what it can take by then (push delivery, whose buffer must not be promised to idle leases).
  */
 #ifndef SL_STORE_H
 #define SL_STORE_H
@@ -72,6 +74,7 @@ struct store_req {
             size_t max_bytes;
             int64_t visibility_ms; /* < 0: the queue's */
             int64_t wait_ms;
+            bool wake_only;      /* see above */
             engine_lease_t *out; /* out: in the pool */
             size_t n;
         } lease;

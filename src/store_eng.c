@@ -2,7 +2,8 @@
  * store_eng.c — the request dispatch shared by the engine-backed storages; see store_eng.h.
  *
  * A lease that has to wait parks an engine waiter, whose wake callback leases again and
- * completes the request (or parks again when another consumer was faster). One libuv timer
+ * completes the request (or parks again when another consumer was faster); a wake_only lease
+ * completes empty instead. One libuv timer
  * follows the engine's next deadline; it is re-armed after every request, which costs one
  * comparison when the deadline did not move.
  */
@@ -64,7 +65,7 @@ static void eng_wake(engine_waiter_t *w)
     store_req_t *req = ew->req;
     int status = w->status;
 
-    if (status == 0) {
+    if (status == 0 && !req->u.lease.wake_only) {
         status = eng_lease_now(se, req);
         if (status == 0 && req->u.lease.n == 0 && dur_now_ms() < ew->deadline &&
             engine_wait(se->engine, req->queue, req->group, &ew->w, ew->deadline) == 0)

@@ -98,9 +98,6 @@ def test_workers_and_jobs_bound_deliveries(start_sluice, receivers, workers, job
     stuck.release()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a subscription's parked lease is sized by the room "
-                   "in the job buffer when it parks, so one publish can fill the buffer past "
-                   "`jobs` (one job per idle subscription)")
 def test_jobs_bounds_deliveries_leased_for_idle_receivers_too(start_sluice, receivers):
     srv, stuck, sid = start_stuck(start_sluice, receivers, 1, 1)
     # two receivers connected while idle (their leases wait for a message), then one message

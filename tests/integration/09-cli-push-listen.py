@@ -20,16 +20,7 @@ import pytest
 import requests
 
 import sluice_harness as h
-
-# ---- running the CLI (the same few lines in every 09-cli-* file) ----
-
-
-def cli_env():
-    """The test runner's environment without SLUICE_* and proxy variables."""
-    e = h.server_env()
-    for k in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        e.pop(k, None)
-    return e
+from cli_harness import cli_env
 
 
 READY_RE = re.compile(r"sluice: listening on (http://\S+/) (?:as subscription (sub-[0-9a-f]+)|\()")

@@ -8,43 +8,10 @@ import json
 import re
 import threading
 
-import subprocess
-
 import pytest
 
 import sluice_harness as h
-
-# ---- running the CLI (the same few lines in every 09-cli-* file) ----
-
-
-def run_cli(binary, *args, input=b"", env=None, timeout=40):
-    """Runs `sluice *args` with `input` on stdin and returns the CompletedProcess (bytes). The
-    environment is the test runner's without SLUICE_* and proxy variables, plus `env`. Fails the
-    test if the CLI crashed or a sanitizer reported anything."""
-    e = h.server_env(env)
-    for k in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        e.pop(k, None)
-    p = subprocess.run([str(binary), *args], input=input, capture_output=True, env=e,
-                       timeout=timeout)
-    err = p.stderr.decode("utf-8", "replace")
-    assert p.returncode >= 0, f"sluice was killed by signal {-p.returncode}\n{show(p)}"
-    for marker in h.SANITIZER_MARKERS:
-        assert marker not in err, f"sanitizer output from sluice:\n{show(p)}"
-    return p
-
-
-def show(p):
-    """A CompletedProcess as text, for assertion messages."""
-    return (f"argv: {p.args}\nexit status: {p.returncode}\nstdout: {p.stdout[:3000]!r}\n"
-            f"stderr: {p.stderr.decode('utf-8', 'replace')[:3000]}")
-
-
-@pytest.fixture
-def cli(sluice, sluice_cli_bin):
-    """cli(*args, input=b"") runs `sluice -s <the test's server> *args`."""
-    def run(*args, input=b""):
-        return run_cli(sluice_cli_bin, "-s", sluice.url, *args, input=input)
-    return run
+from cli_harness import show
 
 
 # ---- helpers ----

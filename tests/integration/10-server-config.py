@@ -325,4 +325,9 @@ def test_config_line_with_a_nul_byte_is_refused(run_sluiced):
     # an option of its own ("#\0xxx...port=1" set the port).
     res = run_sluiced("--listen", "127.0.0.1:0", config="#\0" + "x" * 197 + "port=1\n")
     assert res.returncode == 2, res
+    # too long is said first (a second fuzz finding: the two reasons must not depend on luck)
+    assert re.search(re.escape(res.config_path.name) + r":1: line longer than 198 bytes",
+                     res.stderr), res
+    res = run_sluiced("--listen", "127.0.0.1:0", config="#\0 port=1\n")
+    assert res.returncode == 2, res
     assert re.search(re.escape(res.config_path.name) + r":1: NUL byte", res.stderr), res

@@ -7,6 +7,8 @@ Fixtures (every server runs in its own fresh temporary directory as cwd):
 
   sluice_bin       Path of the server binary.
   sluice_cli_bin   Path of the CLI binary (for 09-cli-* tests).
+  cli              cli(*args, input=b"") runs `sluice -s <the test's server> *args` and returns
+                   the CompletedProcess (bytes); run_cli and show in tests/lib/cli_harness.py.
   sluice           A running server started with `--listen 127.0.0.1:0`, a SluiceServer
                    (tests/lib/sluice_harness.py): .url, .port, .host, .proc, .workdir,
                    .get/.post/.put/.delete/.request(method, path, **requests_kwargs),
@@ -50,6 +52,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 import sluice_harness as h  # noqa: E402
+from cli_harness import run_cli  # noqa: E402
 
 DEFAULT_TEST_TIMEOUT = float(os.environ.get("SLUICE_TEST_TIMEOUT", "60"))
 
@@ -70,6 +73,14 @@ def sluice_cli_bin():
         pytest.fail(f"CLI binary {path} does not exist: run `make` or set SLUICE_CLI",
                     pytrace=False)
     return path
+
+
+@pytest.fixture
+def cli(sluice, sluice_cli_bin):
+    """cli(*args, input=b"") runs `sluice -s <the test's server> *args`."""
+    def run(*args, input=b""):
+        return run_cli(sluice_cli_bin, "-s", sluice.url, *args, input=input)
+    return run
 
 
 @pytest.fixture

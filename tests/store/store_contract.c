@@ -909,6 +909,33 @@ START_TEST(test_contract_parked_lease_is_completed_by_a_later_publish)
 }
 END_TEST
 
+START_TEST(test_contract_wake_only_lease_takes_what_is_there_then_wakes_empty)
+{
+    queue_create("jobs");
+    publish("jobs", "there");
+    call_t *l = lease_call("jobs", NULL, 5, -1, 3000);
+    l->req.u.lease.wake_only = true;
+    exec(l); /* what is there is leased at once, as by any lease */
+    assert_err(l->req.status, 0);
+    ck_assert_uint_eq(l->req.u.lease.n, 1);
+    assert_body(leased(l, 0)->msg, "there");
+
+    call_t *w = lease_call("jobs", NULL, 5, -1, 3000);
+    w->req.u.lease.wake_only = true;
+    int64_t t0 = now_ms();
+    submit(w);
+    ck_assert_int_eq(w->calls, 0); /* parked */
+    call_t *p = publish_later("jobs", "wake up", 30);
+    await(w, 3000 + AWAIT_MS);
+    assert_err(w->req.status, 0);
+    ck_assert_uint_eq(w->req.u.lease.n, 0); /* woken, holding nothing */
+    ck_assert_int_lt(w->done_ms - t0, 2000);
+    await(p, AWAIT_MS);
+    ck_assert_uint_eq(group_info("jobs", NULL)->in_flight, 1); /* only the first lease's */
+    assert_body(lease_one("jobs", NULL, -1)->msg, "wake up");
+}
+END_TEST
+
 START_TEST(test_contract_parked_lease_times_out_with_an_empty_result_after_wait)
 {
     queue_create("jobs");
@@ -2113,6 +2140,7 @@ static Suite *contract_suite(const char *backend)
     tcase_add_test(tc, test_contract_released_message_with_a_delay_returns_only_after_the_delay);
     tcase_add_test(tc, test_contract_undone_lease_is_redelivered_first_without_counting_an_attempt);
     tcase_add_test(tc, test_contract_parked_lease_is_completed_by_a_later_publish);
+    tcase_add_test(tc, test_contract_wake_only_lease_takes_what_is_there_then_wakes_empty);
     tcase_add_test(tc, test_contract_parked_lease_times_out_with_an_empty_result_after_wait);
     tcase_add_test(tc, test_contract_one_message_completes_only_one_of_two_parked_leases);
     tcase_add_test(tc,
