@@ -16,6 +16,8 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 
 SERVER_PKGS := libmicrohttpd libuv jansson inih libxxhash gnutls nettle libcurl
+# libcurl's headers only: the server loads it when push delivery first needs it (src/webhook.c)
+SERVER_LINK := $(filter-out libcurl,$(SERVER_PKGS))
 CLI_PKGS := libcurl jansson nettle libxxhash libmicrohttpd
 TEST_PKGS := check
 
@@ -74,7 +76,7 @@ $(LIB): $(SERVER_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/sluiced: $(BUILD)/obj/main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_LINK)) -lm
 
 $(BUILD)/sluice: $(CLI_OBJ) $(CLI_SHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS)) $(call pc_libs,jansson)
@@ -82,12 +84,12 @@ $(BUILD)/sluice: $(CLI_OBJ) $(CLI_SHARED)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call pc_cflags,$(SERVER_PKGS) $(TEST_PKGS)) -o $@ $< $(LIB) \
-		$(LDFLAGS) $(call pc_libs,$(SERVER_PKGS) $(TEST_PKGS)) -lm
+		$(LDFLAGS) $(call pc_libs,$(SERVER_LINK) $(TEST_PKGS)) -lm
 
 $(STORE_BIN): tests/store/store_contract.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call pc_cflags,$(SERVER_PKGS) $(TEST_PKGS)) -o $@ $< $(LIB) \
-		$(LDFLAGS) $(call pc_libs,$(SERVER_PKGS) $(TEST_PKGS)) -lm
+		$(LDFLAGS) $(call pc_libs,$(SERVER_LINK) $(TEST_PKGS)) -lm
 
 # Check forks every test (CK_FORK=yes is its default); each binary exits non-zero on a failure.
 unit: $(UNIT_BIN)
@@ -137,7 +139,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/*.h fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(FUZZ_LIB_SRC) \
-		$(call pc_libs,$(SERVER_PKGS)) -lm -pthread
+		$(call pc_libs,$(SERVER_LINK)) -lm -pthread
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; \

@@ -1540,6 +1540,17 @@ static void sub_new_id(api_req_t *a)
     } while (deliver_info(a->api->cfg.deliver, a->group, &info) == 0);
 }
 
+/* Replies 503 push_unavailable and returns true when libcurl cannot be loaded. */
+static bool push_unavailable(api_req_t *a)
+{
+    if (webhook_load() == 0)
+        return false;
+    reply_error(
+        a, SL_EUNAVAILABLE,
+        "Push delivery is unavailable: libcurl cannot be loaded (the server log says why).");
+    return true;
+}
+
 /* A new Standard Webhooks secret: "whsec_" and the base64 of 24 random bytes. */
 static void secret_new(char *out)
 {
@@ -1614,6 +1625,8 @@ static void h_subscribe(api_req_t *a)
     if (body_json(a, false, &body))
         return;
     if (json_known(a, "", body, known))
+        goto out;
+    if (push_unavailable(a))
         goto out;
     api_sub_t *sub = pool_calloc(&a->r->pool, 1, sizeof *sub);
     v = json_object_get(body, "url");
@@ -1772,6 +1785,8 @@ static void h_mqgo_connect(api_req_t *a)
         reply_json(a, 200, json_pack("{s:I}", "id", (json_int_t)id));
         goto out;
     }
+    if (push_unavailable(a))
+        goto out;
     api_sub_t *sub = pool_calloc(&a->r->pool, 1, sizeof *sub);
     if (q.client_url == NULL ||
         webhook_url_check(q.client_url, sub->set.url, sizeof sub->set.url, why)) {

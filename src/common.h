@@ -37,6 +37,7 @@
     X(ENOTYET, 501, "not_implemented", "not implemented yet")             \
     X(ESTORAGE, 503, "storage_unavailable", "storage unavailable")        \
     X(ESHUTDOWN, 503, "shutting_down", "shutting down")                   \
+    X(EUNAVAILABLE, 503, "push_unavailable", "push delivery unavailable") \
     X(EFULL, 507, "queue_full", "queue full")                             \
     X(ETOOMANY, 507, "too_many_queues", "too many queues")                \
     X(ETOOMANYGROUPS, 507, "too_many_groups", "too many consumer groups") \

@@ -576,6 +576,14 @@ int deliver_add(deliver_t *d, const char *queue, const engine_group_info_t *g)
     deliver_settings_t set;
     if (deliver_meta_parse(g->meta, &set) != 0)
         return SL_EPARAM;
+    if (d->http == NULL) { /* the first subscription: libcurl is loaded now (webhook.c) */
+        d->http = webhook_client_new(d->loop, d->cfg.user_agent);
+        if (d->http == NULL) {
+            log_msg(LOG_ERROR, "Queue '%s': subscription %s cannot be delivered: no HTTP client.",
+                    queue, g->name);
+            return SL_EUNAVAILABLE;
+        }
+    }
     if (hmap_find(&d->by_id, g->name, strlen(g->name))) {
         log_msg(LOG_WARN,
                 "Queue '%s': subscription %s has the name of another subscription; it is not "
@@ -633,7 +641,7 @@ static void info_fill(const sub_t *s, deliver_info_t *o)
     o->created_at = s->created_at;
     o->circuit = circuit_names[s->circuit];
     o->circuit_until = s->circuit_until;
-    o->in_flight = s->held;
+    o->in_flight = s->alive; /* until its ack or release is stored */
     o->delivered = s->delivered;
     o->failed = s->failed;
     o->last_status = s->last_status;
@@ -757,11 +765,6 @@ void deliver_start(deliver_t *d, void (*done)(void *ctx, int err), void *ctx)
 deliver_t *deliver_new(uv_loop_t *loop, store_t *store, const deliver_config_t *cfg)
 {
     deliver_t *d = sl_calloc(1, sizeof *d);
-    d->http = webhook_client_new(loop, cfg->user_agent);
-    if (d->http == NULL) {
-        sl_free(d);
-        return NULL;
-    }
     d->loop = loop;
     d->store = store;
     d->cfg = *cfg;
@@ -805,7 +808,7 @@ void deliver_free(deliver_t *d)
     if (d == NULL)
         return;
     deliver_drain(d);
-    webhook_client_free(d->http); /* aborts what is being sent; no callbacks */
+    webhook_client_free(d->http); /* aborts what is being sent; no callbacks; NULL: none */
     while (!list_empty(&d->sending)) {
         job_t *j = list_entry(list_shift(&d->sending), job_t, link);
         d->nsending--;

@@ -55,7 +55,7 @@ typedef struct deliver_info {
     int64_t created_at;
     const char *circuit;    /* "closed", "open" or "half_open" */
     int64_t circuit_until;  /* open: when the next probe may go; else 0 */
-    uint64_t in_flight;     /* leased by the server now (in the buffer or being sent) */
+    uint64_t in_flight;     /* leased now: waiting, being sent, or its ack/release being stored */
     uint64_t delivered;     /* answered 2xx */
     uint64_t failed;        /* attempts that failed */
     long last_status;       /* 0 when none */
@@ -63,8 +63,8 @@ typedef struct deliver_info {
     int64_t last_attempt_at, last_success_at; /* 0 when none */
 } deliver_info_t;
 
-/* Returns a delivery engine on loop over store (borrowed, must outlive it), or NULL when
- * libcurl cannot start. Free with deliver_free(). */
+/* Returns a delivery engine on loop over store (borrowed, must outlive it); its HTTP client
+ * (and libcurl) start with the first subscription. Free with deliver_free(). */
 deliver_t *deliver_new(uv_loop_t *loop, store_t *store, const deliver_config_t *cfg);
 
 /* Finds every subscription in the store and starts delivering; done(ctx, err) runs when they

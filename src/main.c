@@ -156,10 +156,6 @@ static int server_run(server_t *s)
                            .mqgo_queue = c->mqgo_queue,
                            .user_agent = "Sluice/" SLUICE_VERSION};
     s->deliver = deliver_new(s->loop, s->store, &dc);
-    if (s->deliver == NULL) {
-        log_msg(LOG_ERROR, "Cannot start push delivery (libcurl).");
-        return server_fail(s);
-    }
     s->mqgo = mqgo_new();
     deliver_start(s->deliver, on_subs_loaded, s);
 

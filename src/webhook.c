@@ -11,10 +11,18 @@
  *
  * Easy handles are recycled (reset, not freed) between requests: setting one up is most of the
  * per-request allocation libcurl does.
+ *
+ * libcurl is loaded the first time it is needed (webhook_load), not linked. Linking
+ * libcurl-gnutls maps and relocates its whole dependency chain — libssh2 and OpenSSL's
+ * libcrypto, Kerberos, LDAP, RTMP, libpsl, ... — in every process: 5 MB of resident memory
+ * before a single request, as much as the rest of the idle server (docs/performance.md). A
+ * server that never pushes never pays it. The functions are called through a table whose types
+ * are taken from curl.h itself, so a prototype cannot drift.
  */
 #include "webhook.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <nettle/hmac.h>
 #include <stdio.h>
@@ -22,6 +30,7 @@
 
 #include "b64.h"
 #include "common.h"
+#include "log.h"
 #include "mem.h"
 
 #define WEBHOOK_SPARE_EASY 64       /* easy handles kept for reuse */
@@ -50,7 +59,52 @@ typedef struct sock {
     list_t link;
 } sock_t;
 
-static bool curl_ready;
+#ifndef WEBHOOK_LIBCURL
+#define WEBHOOK_LIBCURL "libcurl-gnutls.so.4" /* Debian's GnuTLS flavour: one crypto stack */
+#endif
+
+/* clang-format off */
+#define CURL_FUNCTIONS(X)                                                                         \
+    X(global_init) X(easy_init) X(easy_reset) X(easy_cleanup) X(easy_setopt) X(easy_getinfo)      \
+    X(easy_strerror) X(multi_init) X(multi_cleanup) X(multi_setopt) X(multi_add_handle)           \
+    X(multi_remove_handle) X(multi_assign) X(multi_socket_action) X(multi_info_read)              \
+    X(multi_strerror) X(slist_append) X(slist_free_all) X(url) X(url_cleanup) X(url_set)          \
+    X(url_get) X(url_strerror) X(free)
+/* clang-format on */
+
+#define CURL_FIELD(name) __typeof__(curl_##name) *name;
+static struct {
+    CURL_FUNCTIONS(CURL_FIELD)
+} cu;
+
+int webhook_load(void)
+{
+    static bool tried;
+    static int state = SL_EUNAVAILABLE;
+    if (tried)
+        return state;
+    tried = true;
+    void *h = dlopen(WEBHOOK_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        log_msg(LOG_ERROR, "Push delivery is unavailable: %s.", dlerror());
+        return state;
+    }
+#define CURL_LOAD(name)                                                                         \
+    if ((*(void **)&cu.name = dlsym(h, "curl_" #name)) == NULL) {                               \
+        log_msg(LOG_ERROR, "Push delivery is unavailable: %s has no curl_%s.", WEBHOOK_LIBCURL, \
+                #name);                                                                         \
+        return state;                                                                           \
+    }
+    CURL_FUNCTIONS(CURL_LOAD)
+#undef CURL_LOAD
+    /* once per process, from the loop thread, before anything else uses libcurl */
+    if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_msg(LOG_ERROR, "Push delivery is unavailable: libcurl does not start.");
+        return state;
+    }
+    state = 0;
+    return state; /* never unloaded: the process ends first */
+}
 
 static void on_sock_closed(uv_handle_t *h)
 {
@@ -69,19 +123,19 @@ static void collect(webhook_client_t *c)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+    while ((m = cu.multi_info_read(c->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
         CURL *easy = m->easy_handle;
         CURLcode rc = m->data.result;
         webhook_req_t *r = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
-        curl_multi_remove_handle(c->multi, easy);
+        cu.easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+        cu.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
+        cu.multi_remove_handle(c->multi, easy);
         if (c->nspare < WEBHOOK_SPARE_EASY)
             c->spare[c->nspare++] = easy;
         else
-            curl_easy_cleanup(easy);
+            cu.easy_cleanup(easy);
         r->easy = NULL;
         list_remove(&r->link);
         c->nactive--;
@@ -95,7 +149,7 @@ static void collect(webhook_client_t *c)
             snprintf(r->error, sizeof r->error, "HTTP %ld%s%.*s", r->status,
                      r->resp_len ? ": " : "", (int)r->resp_len, r->resp);
         } else if (r->error[0] == '\0') { /* libcurl left its error buffer empty */
-            snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
+            snprintf(r->error, sizeof r->error, "%s", cu.easy_strerror(rc));
         }
         r->cb(r);
     }
@@ -112,7 +166,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(c->multi, s->fd, flags, &running);
+    cu.multi_socket_action(c->multi, s->fd, flags, &running);
     collect(c);
 }
 
@@ -120,7 +174,7 @@ static void on_timer(uv_timer_t *t)
 {
     webhook_client_t *c = t->data;
     int running;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    cu.multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect(c);
 }
 
@@ -133,7 +187,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (what == CURL_POLL_REMOVE) {
         if (s) {
             if (!c->closing)
-                curl_multi_assign(c->multi, fd, NULL);
+                cu.multi_assign(c->multi, fd, NULL);
             sock_close(s);
         }
         return 0;
@@ -148,7 +202,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         }
         s->poll.data = s;
         list_push(&c->socks, &s->link);
-        curl_multi_assign(c->multi, fd, s);
+        cu.multi_assign(c->multi, fd, s);
     }
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
@@ -193,15 +247,11 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 
 webhook_client_t *webhook_client_new(uv_loop_t *loop, const char *user_agent)
 {
-    if (!curl_ready) {
-        /* once per process, from the loop thread, before anything else uses libcurl */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-            return NULL;
-        curl_ready = true;
-    }
+    if (webhook_load() != 0)
+        return NULL;
     webhook_client_t *c = sl_calloc(1, sizeof *c);
     c->loop = loop;
-    c->multi = curl_multi_init();
+    c->multi = cu.multi_init();
     if (c->multi == NULL) {
         sl_free(c);
         return NULL;
@@ -211,10 +261,10 @@ webhook_client_t *webhook_client_new(uv_loop_t *loop, const char *user_agent)
     c->user_agent = sl_strdup(user_agent);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    cu.multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    cu.multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    cu.multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    cu.multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     return c;
 }
 
@@ -231,13 +281,13 @@ void webhook_client_free(webhook_client_t *c)
     list_t *n;
     while ((n = list_shift(&c->active)) != NULL) {
         webhook_req_t *r = list_entry(n, webhook_req_t, link);
-        curl_multi_remove_handle(c->multi, r->easy);
-        curl_easy_cleanup(r->easy);
+        cu.multi_remove_handle(c->multi, r->easy);
+        cu.easy_cleanup(r->easy);
         r->easy = NULL;
     }
     for (size_t i = 0; i < c->nspare; i++)
-        curl_easy_cleanup(c->spare[i]);
-    curl_multi_cleanup(c->multi); /* may still report sockets to remove */
+        cu.easy_cleanup(c->spare[i]);
+    cu.multi_cleanup(c->multi); /* may still report sockets to remove */
     while (!list_empty(&c->socks))
         sock_close(list_entry(c->socks.next, sock_t, link));
     sl_free(c->user_agent);
@@ -257,10 +307,12 @@ void webhook_req_init(webhook_req_t *r)
 
 int webhook_req_header(webhook_req_t *r, const char *name, const char *value)
 {
+    if (webhook_load() != 0)
+        return SL_EUNAVAILABLE;
     size_t len = strlen(name) + strlen(value) + 3;
     char *line = sl_malloc(len);
     snprintf(line, len, "%s: %s", name, value);
-    struct curl_slist *l = curl_slist_append(r->headers, line);
+    struct curl_slist *l = cu.slist_append(r->headers, line);
     sl_free(line);
     if (l == NULL)
         return SL_EINTERNAL;
@@ -270,50 +322,51 @@ int webhook_req_header(webhook_req_t *r, const char *name, const char *value)
 
 void webhook_req_cleanup(webhook_req_t *r)
 {
-    curl_slist_free_all(r->headers);
+    if (r->headers) /* none before libcurl is loaded */
+        cu.slist_free_all(r->headers);
     r->headers = NULL;
 }
 
 int webhook_post(webhook_client_t *c, webhook_req_t *r)
 {
-    CURL *e = c->nspare ? c->spare[--c->nspare] : curl_easy_init();
+    CURL *e = c->nspare ? c->spare[--c->nspare] : cu.easy_init();
     if (e == NULL) {
         snprintf(r->error, sizeof r->error, "cannot set up a transfer");
         return SL_EPARAM;
     }
-    curl_easy_reset(e);
+    cu.easy_reset(e);
     /* without this libcurl would send "Expect: 100-continue" for bodies over 1 KiB and wait a
      * second for an answer that most receivers never send */
-    struct curl_slist *l = curl_slist_append(r->headers, "Expect:");
+    struct curl_slist *l = cu.slist_append(r->headers, "Expect:");
     if (l == NULL) {
         snprintf(r->error, sizeof r->error, "out of memory");
-        curl_easy_cleanup(e);
+        cu.easy_cleanup(e);
         return SL_EPARAM;
     }
     r->headers = l;
     r->status = 0;
     r->error[0] = '\0';
     r->resp_len = 0;
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)r->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    CURLMcode mc = curl_multi_add_handle(c->multi, e);
+    cu.easy_setopt(e, CURLOPT_URL, r->url);
+    cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu.easy_setopt(e, CURLOPT_POST, 1L);
+    cu.easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    cu.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    cu.easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)r->headers);
+    cu.easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    cu.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+    cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    cu.easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
+    cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    cu.easy_setopt(e, CURLOPT_WRITEDATA, r);
+    cu.easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu.easy_setopt(e, CURLOPT_XFERINFODATA, r);
+    cu.easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    cu.easy_setopt(e, CURLOPT_PRIVATE, r);
+    CURLMcode mc = cu.multi_add_handle(c->multi, e);
     if (mc != CURLM_OK) {
-        snprintf(r->error, sizeof r->error, "%s", curl_multi_strerror(mc));
-        curl_easy_cleanup(e);
+        snprintf(r->error, sizeof r->error, "%s", cu.multi_strerror(mc));
+        cu.easy_cleanup(e);
         return SL_EPARAM;
     }
     r->easy = e;
@@ -341,38 +394,42 @@ int webhook_url_check(const char *url, char *out, size_t cap, char *why)
                      "a URL may hold only visible ASCII (percent-encode the rest)");
             return SL_EPARAM;
         }
+    if (webhook_load() != 0) {
+        snprintf(why, WEBHOOK_ERROR_MAX + 1, "push delivery is unavailable");
+        return SL_EUNAVAILABLE;
+    }
     int err = SL_EPARAM;
     char *scheme = NULL, *host = NULL, *full = NULL, with[WEBHOOK_URL_MAX + 8];
     if (strstr(url, "://") == NULL) { /* MQ Go's README: "svc.domain.tld/mqg" means http:// */
         snprintf(with, sizeof with, "http://%s", url);
         url = with;
     }
-    CURLU *u = curl_url();
-    CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    CURLU *u = cu.url();
+    CURLUcode rc = u ? cu.url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
     if (rc != CURLUE_OK) {
-        snprintf(why, WEBHOOK_ERROR_MAX + 1, "not a valid URL (%s)", curl_url_strerror(rc));
+        snprintf(why, WEBHOOK_ERROR_MAX + 1, "not a valid URL (%s)", cu.url_strerror(rc));
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+    if (cu.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
         snprintf(why, WEBHOOK_ERROR_MAX + 1, "the scheme must be http or https");
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+    if (cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
         snprintf(why, WEBHOOK_ERROR_MAX + 1, "the URL has no host");
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK || strlen(full) >= cap) {
+    if (cu.url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK || strlen(full) >= cap) {
         snprintf(why, WEBHOOK_ERROR_MAX + 1, "the URL is too long");
         goto out;
     }
     memcpy(out, full, strlen(full) + 1);
     err = 0;
 out:
-    curl_free(full);
-    curl_free(host);
-    curl_free(scheme);
-    curl_url_cleanup(u);
+    cu.free(full);
+    cu.free(host);
+    cu.free(scheme);
+    cu.url_cleanup(u);
     return err;
 }
 

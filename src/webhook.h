@@ -65,9 +65,13 @@ void webhook_req_cleanup(webhook_req_t *r);
 /* Requests in progress. */
 size_t webhook_active(const webhook_client_t *c);
 
+/* Loads libcurl the first time (see webhook.c): 0, or SL_EUNAVAILABLE when it cannot be loaded
+ * (logged once). Every function below that needs libcurl calls it. */
+int webhook_load(void);
+
 /* Checks that url is an absolute http or https URL, adding "http://" when it has no scheme.
  * Writes the URL to use into out (room for cap). Returns 0, or SL_EPARAM with a reason in why
- * (room for WEBHOOK_ERROR_MAX + 1). */
+ * (room for WEBHOOK_ERROR_MAX + 1), or SL_EUNAVAILABLE. */
 int webhook_url_check(const char *url, char *out, size_t cap, char *why);
 
 /* The length of a signing key, in bytes: the Standard Webhooks convention asks for 24 to 64;

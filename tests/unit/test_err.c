@@ -109,16 +109,13 @@ static const struct {
     int status;
     const char *code;
 } api_table[] = {
-    {400, "bad_request"},       {400, "invalid_json"},
-    {400, "invalid_name"},      {400, "invalid_parameter"},
-    {400, "invalid_base64"},    {404, "not_found"},
-    {404, "queue_not_found"},   {404, "group_not_found"},
-    {404, "receipt_not_found"}, {405, "method_not_allowed"},
-    {408, "request_timeout"},   {409, "conflict"},
-    {413, "payload_too_large"}, {415, "unsupported_media_type"},
-    {431, "headers_too_large"}, {500, "internal_error"},
-    {501, "not_implemented"},   {503, "storage_unavailable"},
-    {503, "shutting_down"},     {507, "queue_full"},
+    {400, "bad_request"},        {400, "invalid_json"},           {400, "invalid_name"},
+    {400, "invalid_parameter"},  {400, "invalid_base64"},         {404, "not_found"},
+    {404, "queue_not_found"},    {404, "group_not_found"},        {404, "receipt_not_found"},
+    {405, "method_not_allowed"}, {408, "request_timeout"},        {409, "conflict"},
+    {413, "payload_too_large"},  {415, "unsupported_media_type"}, {431, "headers_too_large"},
+    {500, "internal_error"},     {501, "not_implemented"},        {503, "storage_unavailable"},
+    {503, "shutting_down"},      {503, "push_unavailable"},       {507, "queue_full"},
     {507, "too_many_queues"},
 };
 
