@@ -118,7 +118,7 @@ test-all: deps
 	$(MAKE) format-check
 	$(MAKE) test
 	$(MAKE) SANITIZE=1 test
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),20)
+	$(MAKE) fuzz FUZZ_SECONDS=$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),20)
 
 run: deps all
 	$(BUILD)/sluiced
