@@ -130,6 +130,8 @@ static const struct opt opts[] = {
      "the queue MQ Go's /send publishes to and its receivers subscribe to"},
     {"mqgo_delivery", "push", T_DELIVERY, STR(mqgo_delivery), "json",
      "MQ Go deliveries: json ({\"body\": ...}, its README) or raw (the text, as its code did)"},
+    {"push_library", "push", T_STR, STR(push_library), "libcurl-gnutls.so.4",
+     "the libcurl push delivery loads when the first subscription appears (name or path)"},
     {"gmq_listen", "gmq", T_GMQ_LISTEN, STR(gmq_host), "",
      "GMQ's TCP protocol on HOST:PORT, e.g. 127.0.0.1:4567 (empty: off)"},
     {"gmq_protocol", "gmq", T_GMQ_PROTO, STR(gmq_protocol), "tcp",

@@ -53,6 +53,7 @@ typedef struct config {
     int64_t push_circuit_pause_ms;
     char mqgo_queue[129]; /* a queue name */
     char mqgo_delivery[8];
+    char push_library[CONFIG_PATH_MAX]; /* the libcurl to load (src/webhook.c) */
     /* [gmq] */
     char gmq_host[CONFIG_HOST_MAX]; /* of gmq_listen */
     int gmq_port;                   /* -1 = gmq_listen is empty: no GMQ listener */

@@ -6,7 +6,8 @@
  * jobs in one buffer shared by every subscription, `jobs` deep; up to `workers` jobs are sent at
  * once. A lease takes at most the room the buffer has when it is made, and a parked one takes
  * nothing when it wakes (wake_only): the subscription leases again with the room there is then.
- * So idle subscriptions hold no room, and `jobs` bounds the buffer however many there are.
+ * So idle subscriptions hold no room, and `jobs` bounds the buffer however many there are (the
+ * engine-backed storages answer a lease's immediate part inline, before another can start).
  *
  * A 2xx acks the message; anything else (a status, a refused connection, a timeout) releases it
  * with a backoff delay, and the engine counts the attempt and dead-letters the message when the

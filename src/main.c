@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mqgo.h"
 #include "store.h"
+#include "webhook.h"
 
 #define SLUICE_VERSION "0.1.0"
 
@@ -155,6 +156,7 @@ static int server_run(server_t *s)
                            .mqgo_raw = !strcmp(c->mqgo_delivery, "raw"),
                            .mqgo_queue = c->mqgo_queue,
                            .user_agent = "Sluice/" SLUICE_VERSION};
+    webhook_library(c->push_library);
     s->deliver = deliver_new(s->loop, s->store, &dc);
     s->mqgo = mqgo_new();
     deliver_start(s->deliver, on_subs_loaded, s);

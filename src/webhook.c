@@ -59,10 +59,6 @@ typedef struct sock {
     list_t link;
 } sock_t;
 
-#ifndef WEBHOOK_LIBCURL
-#define WEBHOOK_LIBCURL "libcurl-gnutls.so.4" /* Debian's GnuTLS flavour: one crypto stack */
-#endif
-
 /* clang-format off */
 #define CURL_FUNCTIONS(X)                                                                         \
     X(global_init) X(easy_init) X(easy_reset) X(easy_cleanup) X(easy_setopt) X(easy_getinfo)      \
@@ -76,6 +72,12 @@ typedef struct sock {
 static struct {
     CURL_FUNCTIONS(CURL_FIELD)
 } cu;
+static const char *libcurl_name = WEBHOOK_LIBCURL;
+
+void webhook_library(const char *name)
+{
+    libcurl_name = name;
+}
 
 int webhook_load(void)
 {
@@ -84,16 +86,16 @@ int webhook_load(void)
     if (tried)
         return state;
     tried = true;
-    void *h = dlopen(WEBHOOK_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(libcurl_name, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
         log_msg(LOG_ERROR, "Push delivery is unavailable: %s.", dlerror());
         return state;
     }
-#define CURL_LOAD(name)                                                                         \
-    if ((*(void **)&cu.name = dlsym(h, "curl_" #name)) == NULL) {                               \
-        log_msg(LOG_ERROR, "Push delivery is unavailable: %s has no curl_%s.", WEBHOOK_LIBCURL, \
-                #name);                                                                         \
-        return state;                                                                           \
+#define CURL_LOAD(name)                                                                      \
+    if ((*(void **)&cu.name = dlsym(h, "curl_" #name)) == NULL) {                            \
+        log_msg(LOG_ERROR, "Push delivery is unavailable: %s has no curl_%s.", libcurl_name, \
+                #name);                                                                      \
+        return state;                                                                        \
     }
     CURL_FUNCTIONS(CURL_LOAD)
 #undef CURL_LOAD

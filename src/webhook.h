@@ -65,6 +65,13 @@ void webhook_req_cleanup(webhook_req_t *r);
 /* Requests in progress. */
 size_t webhook_active(const webhook_client_t *c);
 
+/* Debian's GnuTLS flavour of libcurl: one crypto stack with libmicrohttpd's TLS. */
+#define WEBHOOK_LIBCURL "libcurl-gnutls.so.4"
+
+/* Names the libcurl to load (a file name dlopen searches for, or a path; the default is
+ * WEBHOOK_LIBCURL). Only before the first webhook_load(); name is borrowed for good. */
+void webhook_library(const char *name);
+
 /* Loads libcurl the first time (see webhook.c): 0, or SL_EUNAVAILABLE when it cannot be loaded
  * (logged once). Every function below that needs libcurl calls it. */
 int webhook_load(void);

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from receiver import (dead_letters, receivers, sub_info, subscribe,  # noqa: F401
+from receiver import (dead_letters, mqgo_connect, mqgo_post, mqgo_send,  # noqa: F401
+                      receivers, sub_info, subscribe,
                       verify_signature, wait_for, wait_sub)
 from sluice_harness import RFC3339_MS_RE, assert_error
 
@@ -302,3 +303,20 @@ def test_subscription_secret_signs_deliveries(sluice, receivers):
     assert info["last_status"] == 200 and info["failed"] == 0
     assert RFC3339_MS_RE.match(info["last_success_at"])
     assert dead_letters(sluice, "q") == []
+
+
+@pytest.mark.sluice(args=FAST + ["--push-library", "libsluice-test-no-such-curl.so.0"])
+def test_without_libcurl_subscribing_is_503_and_the_rest_works(sluice):
+    # libcurl is loaded on the first subscription, not at start: the server starts without it
+    r = sluice.post("/v1/queues/q/subscriptions", json={"url": "http://127.0.0.1:9/"})
+    assert_error(r, 503, "push_unavailable", mention="libcurl")
+    assert "Push delivery is unavailable: libsluice-test-no-such-curl.so.0" in sluice.stderr()
+    # an MQ Go receiver is a subscription too; a sender is not
+    r = mqgo_post(sluice, "/connect", {"mode": "receive", "ClientURL": "http://127.0.0.1:9/"})
+    assert_error(r, 503, "push_unavailable")
+    sender = mqgo_connect(sluice, "send")
+    mqgo_send(sluice, sender, "still accepted")
+    # nothing was made, and queues work as ever
+    assert sluice.get("/v1/subscriptions").json() == {"subscriptions": []}
+    assert sluice.publish("q", b"x")["id"] == 1
+    assert sluice.get("/v1/queues/q/subscriptions").json() == {"subscriptions": []}

@@ -22,7 +22,7 @@ OPTIONS = {
     "max_age": ["0", "0s"], "log_level": ["info"], "log_format": ["text"],
     "workers": ["64"], "jobs": ["256"], "push_timeout": ["10s"], "push_retry_min": ["1s"],
     "push_retry_max": ["5m"], "push_circuit_failures": ["5"], "push_circuit_pause": ["30s"],
-    "mqgo_queue": ["mqgo"], "mqgo_delivery": ["json"],
+    "mqgo_queue": ["mqgo"], "mqgo_delivery": ["json"], "push_library": ["libcurl-gnutls.so.4"],
 }
 
 

@@ -179,6 +179,7 @@ START_TEST(test_config_defaults_match_docs_config_md)
     ck_assert_int_eq(c.push_circuit_pause_ms, 30000);
     ck_assert_str_eq(c.mqgo_queue, "mqgo");
     ck_assert_str_eq(c.mqgo_delivery, "json");
+    ck_assert_str_eq(c.push_library, "libcurl-gnutls.so.4");
     /* [gmq] */
     ck_assert_int_eq(c.gmq_port, -1);
     ck_assert_str_eq(c.gmq_host, "");
