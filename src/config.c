@@ -21,13 +21,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
 #include "common.h"
+#include "err.h"
 #include "dur.h"
 #include "gmqconf.h"
 #include "log.h"
@@ -155,17 +155,6 @@ static const char *const fsyncs[] = {"always", "interval", "never"};
 static const char *const gmq_protocols[] = {"tcp", "tcp4", "tcp6"};
 static const char *const deliveries[] = {"json", "raw"};
 
-static int fail(char *err, size_t len, const char *fmt, ...) SL_PRINTF(3, 4);
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-    return SL_EPARAM;
-}
-
 static const struct opt *opt_find(const char *name)
 {
     for (size_t i = 0; i < SL_ARRAY_LEN(opts); i++)
@@ -219,20 +208,20 @@ static int parse_listen(const char *v, char *host_out, int *port_out, char *err,
     if (*v == '[') {
         const char *close = strchr(v, ']');
         if (!close || close[1] != ':')
-            return fail(err, len, "'%s' is not HOST:PORT ([IPv6]:PORT for IPv6)", v);
+            return err_param(err, len, "'%s' is not HOST:PORT ([IPv6]:PORT for IPv6)", v);
         hlen = (size_t)(close - v - 1);
         memcpy(host, v + 1, hlen < sizeof host ? hlen : 0);
         colon = close + 1;
     } else {
         colon = strrchr(v, ':');
         if (!colon)
-            return fail(err, len, "'%s' is not HOST:PORT", v);
+            return err_param(err, len, "'%s' is not HOST:PORT", v);
         hlen = (size_t)(colon - v);
         memcpy(host, v, hlen < sizeof host ? hlen : 0);
     }
     uint64_t port;
     if (hlen == 0 || hlen >= sizeof host || parse_u64(colon + 1, false, &port) || port > 65535)
-        return fail(err, len, "'%s' is not HOST:PORT with a port from 0 to 65535", v);
+        return err_param(err, len, "'%s' is not HOST:PORT with a port from 0 to 65535", v);
     host[hlen] = '\0';
     memcpy(host_out, host, hlen + 1);
     *port_out = (int)port;
@@ -259,29 +248,30 @@ static int opt_set(config_t *c, const struct opt *o, const char *v, char *err, s
         for (size_t i = 0; i < SL_ARRAY_LEN(gmq_protocols); i++)
             if (strcmp(v, gmq_protocols[i]) == 0)
                 goto str;
-        return fail(err, len, "'%s' is not a GMQ protocol (tcp, tcp4 or tcp6)", v);
+        return err_param(err, len, "'%s' is not a GMQ protocol (tcp, tcp4 or tcp6)", v);
     case T_PORT:
         if (*v == '\0') {
             c->port = -1;
             return 0;
         }
         if (parse_u64(v, false, &u) || u > 65535)
-            return fail(err, len, "'%s' is not a port from 0 to 65535", v);
+            return err_param(err, len, "'%s' is not a port from 0 to 65535", v);
         c->port = (int)u;
         return 0;
     case T_UINT:
     case T_SIZE:
         if (parse_u64(v, o->type == T_SIZE, &u) || u < o->min || u > o->max)
-            return fail(err, len, "'%s' is not %s from %llu to %llu", v,
-                        o->type == T_SIZE ? "a size (bytes, or with k, M, G)" : "an integer",
-                        (unsigned long long)o->min, (unsigned long long)o->max);
+            return err_param(err, len, "'%s' is not %s from %llu to %llu", v,
+                             o->type == T_SIZE ? "a size (bytes, or with k, M, G)" : "an integer",
+                             (unsigned long long)o->min, (unsigned long long)o->max);
         memcpy(base + o->off, &u, sizeof u);
         return 0;
     case T_DUR:
         if (dur_parse(v, strlen(v), &ms) || (uint64_t)ms > o->max) {
             char buf[DUR_LEN];
-            return fail(err, len, "'%s' is not a duration (like 500ms, 30s, 5m, 2h) of at most %s",
-                        v, dur_format((int64_t)o->max, buf));
+            return err_param(err, len,
+                             "'%s' is not a duration (like 500ms, 30s, 5m, 2h) of at most %s", v,
+                             dur_format((int64_t)o->max, buf));
         }
         memcpy(base + o->off, &ms, sizeof ms);
         return 0;
@@ -289,33 +279,33 @@ static int opt_set(config_t *c, const struct opt *o, const char *v, char *err, s
         for (size_t i = 0; i < SL_ARRAY_LEN(storages); i++)
             if (strcmp(v, storages[i]) == 0)
                 goto str;
-        return fail(err, len, "'%s' is not a storage (memory, file, postgres or mysql)", v);
+        return err_param(err, len, "'%s' is not a storage (memory, file, postgres or mysql)", v);
     case T_FSYNC:
         for (size_t i = 0; i < SL_ARRAY_LEN(fsyncs); i++)
             if (strcmp(v, fsyncs[i]) == 0)
                 goto str;
-        return fail(err, len, "'%s' is not an fsync policy (always, interval or never)", v);
+        return err_param(err, len, "'%s' is not an fsync policy (always, interval or never)", v);
     case T_DELIVERY:
         for (size_t i = 0; i < SL_ARRAY_LEN(deliveries); i++)
             if (strcmp(v, deliveries[i]) == 0)
                 goto str;
-        return fail(err, len, "'%s' is not an MQ Go delivery form (json or raw)", v);
+        return err_param(err, len, "'%s' is not an MQ Go delivery form (json or raw)", v);
     case T_STR:
     str:
         if (strlen(v) >= o->size)
-            return fail(err, len, "value is longer than %zu bytes", o->size - 1);
+            return err_param(err, len, "value is longer than %zu bytes", o->size - 1);
         memcpy(base + o->off, v, strlen(v) + 1);
         return 0;
     case T_LEVEL:
         if (log_parse_level(v, &c->log_level))
-            return fail(err, len, "'%s' is not a level (error, warn, info or debug)", v);
+            return err_param(err, len, "'%s' is not a level (error, warn, info or debug)", v);
         return 0;
     case T_FORMAT:
         if (log_parse_format(v, &c->log_format))
-            return fail(err, len, "'%s' is not a log format (text or json)", v);
+            return err_param(err, len, "'%s' is not a log format (text or json)", v);
         return 0;
     }
-    return fail(err, len, "unknown option type");
+    return err_param(err, len, "unknown option type");
 }
 
 void config_defaults(config_t *c)
@@ -412,11 +402,11 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     struct ini_ctx ctx = {.c = c, .path = path};
     ctx.f = fopen(path, "r");
     if (ctx.f == NULL)
-        return fail(err, len, "%s: cannot open: %s", path, strerror(errno));
+        return err_param(err, len, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(ctx.f), &st) == 0 && !S_ISREG(st.st_mode)) {
         fclose(ctx.f);
-        return fail(err, len, "%s: not a regular file", path);
+        return err_param(err, len, "%s: not a regular file", path);
     }
     int first = fgetc(ctx.f);
     while (first == ' ' || first == '\t' || first == '\n' || first == '\r')
@@ -433,16 +423,16 @@ static int config_file(config_t *c, const char *path, char *err, size_t len)
     fclose(ctx.f);
     free(ctx.line_buf); /* getline's, from malloc */
     if (r < 0)
-        return fail(err, len, "%s: cannot read the file", path);
+        return err_param(err, len, "%s: cannot read the file", path);
     /* the first error wins: ours (a bad value, a line too long) or inih's (syntax) */
     if (ctx.err_line && (r == 0 || ctx.err_line <= r))
-        return fail(err, len, "%s:%d: %s", path, ctx.err_line, ctx.err);
+        return err_param(err, len, "%s:%d: %s", path, ctx.err_line, ctx.err);
     if (r == 0)
         return 0;
-    return fail(err, len,
-                "%s:%d: syntax error: expected 'key = value', '[section]' or a "
-                "comment",
-                path, r);
+    return err_param(err, len,
+                     "%s:%d: syntax error: expected 'key = value', '[section]' or a "
+                     "comment",
+                     path, r);
 }
 
 /* ---------------------------------------------------------------- environment and flags */
@@ -456,7 +446,7 @@ static int config_env(config_t *c, char *err, size_t len)
             var[k] = (char)(var[k] >= 'a' && var[k] <= 'z' ? var[k] - 32 : var[k]);
         const char *v = getenv(var);
         if (v && opt_set(c, &opts[i], v, why, sizeof why))
-            return fail(err, len, "environment %s: %s", var, why);
+            return err_param(err, len, "environment %s: %s", var, why);
     }
     return 0;
 }
@@ -536,17 +526,17 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
             *action = CONFIG_VERSION;
         else if (ch == '?') {
             if (optopt) /* a short option, maybe inside a word like -xyz */
-                r = fail(err, len, "unknown option '-%c' (see --help)", optopt);
+                r = err_param(err, len, "unknown option '-%c' (see --help)", optopt);
             else
-                r = fail(err, len, "unknown option '%s' (see --help)", args[optind - 1]);
+                r = err_param(err, len, "unknown option '%s' (see --help)", args[optind - 1]);
             goto out;
         } else if (ch == ':') {
-            r = fail(err, len, "option '%s' needs a value", args[optind - 1]);
+            r = err_param(err, len, "option '%s' needs a value", args[optind - 1]);
             goto out;
         }
     }
     if (optind < argc) {
-        r = fail(err, len, "unexpected argument '%s' (see --help)", args[optind]);
+        r = err_param(err, len, "unexpected argument '%s' (see --help)", args[optind]);
         goto out;
     }
     if (*action != CONFIG_RUN)
@@ -562,7 +552,7 @@ int config_load(config_t *c, int argc, char **argv, int *action, char *err, size
         const struct opt *o = &opts[ch - 1000];
         char why[400];
         if (opt_set(c, o, optarg, why, sizeof why)) {
-            r = fail(err, len, "--%s: %s", names[ch - 1000], why);
+            r = err_param(err, len, "--%s: %s", names[ch - 1000], why);
             goto out;
         }
     }

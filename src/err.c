@@ -1,11 +1,12 @@
 /*
- * err.c — tables generated from SL_ERRORS in common.h, and the assert handler.
+ * err.c — tables generated from SL_ERRORS in common.h, the assert handler, and err_param().
  *
  * Keeping the tables generated is the point of the module: a new error is one line in common.h
  * and it has its text, its JSON code and its status everywhere at once.
  */
 #include "err.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,4 +65,13 @@ void sl_assert_fail(const char *expr, const char *file, int line)
     fprintf(stderr, "sluice: assertion failed at %s:%d: %s\n", file, line, expr);
     fflush(stderr);
     abort();
+}
+
+int err_param(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return SL_EPARAM;
 }

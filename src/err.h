@@ -22,4 +22,8 @@ int err_status(int err);
  * CLI to turn a server's error reply back into an exit code. */
 int err_from_code(const char *code);
 
+/* Writes the printf-style message into buf (len bytes) and returns SL_EPARAM: how a parser says
+ * what is wrong with its input in one statement. */
+int err_param(char *buf, size_t len, const char *fmt, ...) SL_PRINTF(3, 4);
+
 #endif

@@ -24,13 +24,13 @@
 #include "gmqconf.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common.h"
+#include "err.h"
 #include "mem.h"
 
 enum key_type { K_STR, K_INT };
@@ -68,17 +68,6 @@ struct values {
     json_int_t num[NKEYS];
 };
 
-static int fail(char *err, size_t len, const char *fmt, ...) SL_PRINTF(3, 4);
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-    return SL_EPARAM;
-}
-
 static int key_index(const char *section, const char *name)
 {
     for (int i = 0; i < (int)NKEYS; i++)
@@ -109,8 +98,8 @@ static int read_section(const char *path, const char *section, const char *writt
     if (json_is_null(obj))
         return 0; /* as Go: null leaves the section at its defaults */
     if (!json_is_object(obj))
-        return fail(err, len, "%s: '%s' must be an object with the keys %s.", path, written,
-                    section_keys(section, list, sizeof list));
+        return err_param(err, len, "%s: '%s' must be an object with the keys %s.", path, written,
+                         section_keys(section, list, sizeof list));
     json_object_foreach(obj, k, val)
     {
         int i = -1;
@@ -118,22 +107,22 @@ static int read_section(const char *path, const char *section, const char *writt
             if (!strcmp(keys[j].section, section) && !strcasecmp(keys[j].name, k))
                 i = (int)j;
         if (i < 0)
-            return fail(err, len, "%s: unknown key '%s.%s' (the keys of '%s' are %s).", path,
-                        written, k, written, section_keys(section, list, sizeof list));
+            return err_param(err, len, "%s: unknown key '%s.%s' (the keys of '%s' are %s).", path,
+                             written, k, written, section_keys(section, list, sizeof list));
         if (v->set[i])
-            return fail(err, len,
-                        "%s: key '%s.%s' is given twice (GMQ's keys match case-insensitively).",
-                        path, section, keys[i].name);
+            return err_param(
+                err, len, "%s: key '%s.%s' is given twice (GMQ's keys match case-insensitively).",
+                path, section, keys[i].name);
         if (json_is_null(val))
             continue; /* as Go: null leaves the default */
         if (keys[i].type == K_STR) {
             if (!json_is_string(val))
-                return fail(err, len, "%s: key '%s.%s' must be a string, like \"%s\".", path,
-                            written, k, strcmp(keys[i].name, "port") ? "text" : "4884");
+                return err_param(err, len, "%s: key '%s.%s' must be a string, like \"%s\".", path,
+                                 written, k, strcmp(keys[i].name, "port") ? "text" : "4884");
             v->str[i] = json_string_value(val);
         } else {
             if (!json_is_integer(val))
-                return fail(err, len, "%s: key '%s.%s' must be an integer.", path, written, k);
+                return err_param(err, len, "%s: key '%s.%s' must be an integer.", path, written, k);
             v->num[i] = json_integer_value(val);
         }
         v->set[i] = true;
@@ -154,7 +143,7 @@ static int apply(gmqconf_set_fn set, void *ctx, const char *name, const char *va
     char why[400];
     if (set(ctx, name, value, why, sizeof why) == 0)
         return 0;
-    return fail(err, len, "%s: %s: %s", path, key, why);
+    return err_param(err, len, "%s: %s: %s", path, key, why);
 }
 
 static int apply_network(const struct values *v, gmqconf_set_fn set, void *ctx, const char *path,
@@ -167,16 +156,18 @@ static int apply_network(const struct values *v, gmqconf_set_fn set, void *ctx, 
     if (!*proto)
         proto = "tcp";
     if (strcmp(proto, "tcp") && strcmp(proto, "tcp4") && strcmp(proto, "tcp6"))
-        return fail(err, len, "%s: network.protocol: '%s' is not tcp, tcp4 or tcp6.", path, proto);
+        return err_param(err, len, "%s: network.protocol: '%s' is not tcp, tcp4 or tcp6.", path,
+                         proto);
     if (!*port)
         port = "4884"; /* GMQ's server default (its client's default is 4567) */
     size_t digits = strspn(port, "0123456789");
     if (digits == 0 || digits > 5 || port[digits] || strtol(port, NULL, 10) > 65535)
-        return fail(err, len, "%s: network.port: '%s' is not a port from 0 to 65535.", path, port);
+        return err_param(err, len, "%s: network.port: '%s' is not a port from 0 to 65535.", path,
+                         port);
     if (!*iface) /* GMQ listened on every address of the protocol's family */
         iface = strcmp(proto, "tcp6") ? "0.0.0.0" : "::";
     if (strlen(iface) > 256)
-        return fail(err, len, "%s: network.interface is longer than 256 bytes.", path);
+        return err_param(err, len, "%s: network.interface is longer than 256 bytes.", path);
     snprintf(addr, sizeof addr, strchr(iface, ':') ? "[%s]:%s" : "%s:%s", iface, port);
     if (apply(set, ctx, "gmq_protocol", proto, path, "network.protocol", err, len))
         return SL_EPARAM;
@@ -194,8 +185,8 @@ static int apply_queue(const struct values *v, gmqconf_set_fn set, void *ctx, co
     for (size_t i = 0; i < SL_ARRAY_LEN(positive); i++) {
         int k = key_index("queue", positive[i]);
         if (v->set[k] && v->num[k] <= 0)
-            return fail(err, len, "%s: queue.%s: %lld is not a positive number.", path, positive[i],
-                        (long long)v->num[k]);
+            return err_param(err, len, "%s: queue.%s: %lld is not a positive number.", path,
+                             positive[i], (long long)v->num[k]);
     }
     if (v->set[mml]) {
         char n[32];
@@ -204,19 +195,19 @@ static int apply_queue(const struct values *v, gmqconf_set_fn set, void *ctx, co
             return SL_EPARAM;
     }
     if (!v->set[type])
-        return fail(err, len,
-                    "%s: queue.queue_type is missing: use 1 (memory), 2 (database) or 3 "
-                    "(filesystem).",
-                    path);
+        return err_param(err, len,
+                         "%s: queue.queue_type is missing: use 1 (memory), 2 (database) or 3 "
+                         "(filesystem).",
+                         path);
     switch (v->num[type]) {
     case 1:
         return apply(set, ctx, "storage", "memory", path, "queue.queue_type", err, len);
     case 2: {
         const char *vendor = str_of(v, "database", "vendor");
-        return fail(err, len,
-                    "%s: queue.queue_type 2 (database%s%s) is not available yet: the postgres "
-                    "and mysql storages are still to come. Use 1 (memory) or 3 (filesystem).",
-                    path, *vendor ? ", vendor " : "", vendor);
+        return err_param(err, len,
+                         "%s: queue.queue_type 2 (database%s%s) is not available yet: the postgres "
+                         "and mysql storages are still to come. Use 1 (memory) or 3 (filesystem).",
+                         path, *vendor ? ", vendor " : "", vendor);
     }
     case 3: {
         const char *dir = str_of(v, "filesystem", "path");
@@ -225,10 +216,10 @@ static int apply_queue(const struct values *v, gmqconf_set_fn set, void *ctx, co
         return *dir ? apply(set, ctx, "data_dir", dir, path, "filesystem.path", err, len) : 0;
     }
     default:
-        return fail(err, len,
-                    "%s: queue.queue_type: %lld is not 1 (memory), 2 (database) or 3 "
-                    "(filesystem).",
-                    path, (long long)v->num[type]);
+        return err_param(err, len,
+                         "%s: queue.queue_type: %lld is not 1 (memory), 2 (database) or 3 "
+                         "(filesystem).",
+                         path, (long long)v->num[type]);
     }
 }
 
@@ -254,12 +245,13 @@ int gmqconf_load(FILE *f, const char *path, gmqconf_set_fn set, void *ctx, char 
     }
     if (ferror(f)) {
         sl_free(text);
-        return fail(err, errlen, "%s: cannot read the file", path);
+        return err_param(err, errlen, "%s: cannot read the file", path);
     }
     const char *nul = memchr(text, '\0', len);
     if (nul) {
-        r = fail(err, errlen, "%s: not a valid GMQ JSON configuration: a NUL byte at offset %zu.",
-                 path, (size_t)(nul - text));
+        r = err_param(err, errlen,
+                      "%s: not a valid GMQ JSON configuration: a NUL byte at offset %zu.", path,
+                      (size_t)(nul - text));
         sl_free(text);
         return r;
     }
@@ -267,10 +259,11 @@ int gmqconf_load(FILE *f, const char *path, gmqconf_set_fn set, void *ctx, char 
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     sl_free(text);
     if (root == NULL)
-        return fail(err, errlen, "%s: not a valid GMQ JSON configuration: %s (line %d, column %d).",
-                    path, jerr.text, jerr.line, jerr.column);
+        return err_param(err, errlen,
+                         "%s: not a valid GMQ JSON configuration: %s (line %d, column %d).", path,
+                         jerr.text, jerr.line, jerr.column);
     if (!json_is_object(root)) {
-        r = fail(err, errlen, "%s: a GMQ configuration is one JSON object.", path);
+        r = err_param(err, errlen, "%s: a GMQ configuration is one JSON object.", path);
         goto out;
     }
     json_object_foreach(root, k, obj)
@@ -279,16 +272,17 @@ int gmqconf_load(FILE *f, const char *path, gmqconf_set_fn set, void *ctx, char 
         while (i < SL_ARRAY_LEN(sections) && strcasecmp(sections[i], k) != 0)
             i++;
         if (i == SL_ARRAY_LEN(sections)) {
-            r = fail(err, errlen,
-                     "%s: unknown key '%s' (GMQ's sections are auth, network, queue, database, "
-                     "filesystem, log and cluster).",
-                     path, k);
+            r = err_param(
+                err, errlen,
+                "%s: unknown key '%s' (GMQ's sections are auth, network, queue, database, "
+                "filesystem, log and cluster).",
+                path, k);
             goto out;
         }
         if (seen[i]) {
-            r = fail(err, errlen,
-                     "%s: key '%s' is given twice (GMQ's keys match case-insensitively).", path,
-                     sections[i]);
+            r = err_param(err, errlen,
+                          "%s: key '%s' is given twice (GMQ's keys match case-insensitively).",
+                          path, sections[i]);
             goto out;
         }
         seen[i] = true;
@@ -302,7 +296,7 @@ int gmqconf_load(FILE *f, const char *path, gmqconf_set_fn set, void *ctx, char 
     const char *lp = str_of(&v, "log", "path"), *ln = str_of(&v, "log", "name");
     if (*lp || *ln) {
         if (strlen(lp) + strlen(ln) >= sizeof logfile) {
-            r = fail(err, errlen, "%s: log.path and log.name are too long.", path);
+            r = err_param(err, errlen, "%s: log.path and log.name are too long.", path);
             goto out;
         }
         snprintf(logfile, sizeof logfile, "%s%s", lp, ln);

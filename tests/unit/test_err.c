@@ -119,6 +119,14 @@ static const struct {
     {507, "too_many_queues"},
 };
 
+START_TEST(test_err_param_writes_the_message_and_returns_eparam)
+{
+    char buf[16];
+    ck_assert_int_eq(err_param(buf, sizeof buf, "line %d: %s", 7, "bad value"), SL_EPARAM);
+    ck_assert_str_eq(buf, "line 7: bad val"); /* cut to the buffer, terminated */
+}
+END_TEST
+
 START_TEST(test_err_statuses_match_the_api_error_table)
 {
     for (size_t i = 0; i < SL_ARRAY_LEN(api_table); i++) {
@@ -173,6 +181,7 @@ static Suite *err_suite(void)
     tcase_add_test(tc, test_err_success_is_200_with_text_success);
     tcase_add_test(tc, test_err_values_outside_the_list_are_500_internal_error);
     tcase_add_test(tc, test_err_statuses_match_the_api_error_table);
+    tcase_add_test(tc, test_err_param_writes_the_message_and_returns_eparam);
     tcase_add_test(tc, test_err_named_errors_have_the_documented_status);
     tcase_add_test(tc, test_err_assert_that_holds_does_nothing);
     tcase_add_test_raise_signal(tc, test_err_assert_that_fails_aborts, SIGABRT);
