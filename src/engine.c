@@ -1161,6 +1161,13 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
                 q->set.dlq, q->name, err_text(err));
         return false;
     }
+    if (dq == q) {
+        /* queue_put refuses this; only a damaged log restores it. Appending to q could drop
+         * (retention) the very message being moved, and its delivery with it. */
+        log_msg(LOG_WARN, "Queue '%s' names itself as its dead-letter queue; redelivering.",
+                q->name);
+        return false;
+    }
     msg_t *m = d->msg;
     msg_attrs_buf_t b;
     char hist[MSG_ATTR_VALUE_MAX + 1], at[24];

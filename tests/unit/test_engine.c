@@ -3196,6 +3196,29 @@ START_TEST(test_engine_fanout_queue_keeps_messages_only_for_its_groups)
 }
 END_TEST
 
+START_TEST(test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers)
+{
+    /* the API refuses a queue as its own dead-letter queue; a damaged log can still say so */
+    engine_t *e = new_engine();
+    engine_queue_info_t info;
+    memset(&info, 0, sizeof info);
+    info.settings = base_settings();
+    info.settings.max_attempts = 1;
+    info.settings.max_messages = 1; /* dead-lettering into it would drop the message itself */
+    snprintf(info.settings.dlq, sizeof info.settings.dlq, "jobs");
+    ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
+    engine_restore_done(e, "jobs");
+    publish_text(e, "jobs", "x");
+    got_t g = take(e, "jobs", "default");
+    ck_assert_int_eq(engine_release(e, "jobs", g.receipt, 0, "boom"), 0);
+    ck_assert_uint_eq(qinfo(e, "jobs").dead_lettered, 0);
+    got_t again = take(e, "jobs", "default");
+    ck_assert_str_eq(again.body, "x");
+    ck_assert_uint_eq(again.attempts, 2);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_group_max_attempts_overrides_the_queue_setting)
 {
     engine_t *e = new_engine(); /* the queue allows many attempts */
@@ -3305,6 +3328,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_engine_group_room_under_its_limit_wakes_a_waiter);
     tcase_add_test(tc, test_engine_group_put_changes_the_limits_of_an_existing_group);
     tcase_add_test(tc, test_engine_group_max_attempts_overrides_the_queue_setting);
+    tcase_add_test(tc, test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers);
     tcase_add_test(tc, test_engine_fanout_queue_keeps_messages_only_for_its_groups);
     tcase_add_test(tc, test_engine_group_meta_is_kept_and_bounded);
     tcase_add_test(tc, test_engine_group_delete_drops_its_claims_and_leases);
