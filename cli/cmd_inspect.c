@@ -30,15 +30,6 @@ enum { OPT_QUEUE = 'q', OPT_VERBOSE = 'v' };
 
 /* ---------------------------------------------------------------- JSON */
 
-static json_t *cmd_inspect_u64(uint64_t v)
-{
-    if (v <= (uint64_t)INT64_MAX)
-        return json_integer((json_int_t)v);
-    char s[24];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
-    return json_string(s);
-}
-
 static json_t *cmd_inspect_time(int64_t ms)
 {
     char t[DUR_TIME_LEN];
@@ -62,15 +53,15 @@ static json_t *cmd_inspect_seg_json(const inspect_seg_t *s, bool verbose)
 {
     json_t *o = json_object();
     json_object_set_new(o, "file", json_string(s->file));
-    json_object_set_new(o, "seq", cmd_inspect_u64(s->seq));
-    json_object_set_new(o, "bytes", cmd_inspect_u64(s->bytes));
+    json_object_set_new(o, "seq", inspect_u64_json(s->seq));
+    json_object_set_new(o, "bytes", inspect_u64_json(s->bytes));
     json_object_set_new(o, "status", json_string(s->status));
-    json_object_set_new(o, "records", cmd_inspect_u64(s->records));
-    json_object_set_new(o, "messages", cmd_inspect_u64(s->messages));
-    json_object_set_new(o, "first_id", s->first_id ? cmd_inspect_u64(s->first_id) : json_null());
-    json_object_set_new(o, "last_id", s->last_id ? cmd_inspect_u64(s->last_id) : json_null());
-    json_object_set_new(o, "damaged_bytes", cmd_inspect_u64(s->damaged));
-    json_object_set_new(o, "tail_bytes", cmd_inspect_u64(s->tail_bad));
+    json_object_set_new(o, "records", inspect_u64_json(s->records));
+    json_object_set_new(o, "messages", inspect_u64_json(s->messages));
+    json_object_set_new(o, "first_id", s->first_id ? inspect_u64_json(s->first_id) : json_null());
+    json_object_set_new(o, "last_id", s->last_id ? inspect_u64_json(s->last_id) : json_null());
+    json_object_set_new(o, "damaged_bytes", inspect_u64_json(s->damaged));
+    json_object_set_new(o, "tail_bytes", inspect_u64_json(s->tail_bad));
     if (verbose) {
         json_t *a = json_array();
         for (size_t i = 0; i < s->nrecs; i++) {
@@ -95,22 +86,22 @@ static json_t *cmd_inspect_checkpoint_json(const inspect_queue_t *q)
     json_object_set_new(settings, "visibility_timeout", cmd_inspect_dur(s->visibility_ms));
     json_object_set_new(settings, "max_attempts", json_integer(s->max_attempts));
     json_object_set_new(settings, "dead_letter_queue", json_string(s->dlq));
-    json_object_set_new(settings, "max_messages", cmd_inspect_u64(s->max_messages));
-    json_object_set_new(settings, "max_bytes", cmd_inspect_u64(s->max_bytes));
+    json_object_set_new(settings, "max_messages", inspect_u64_json(s->max_messages));
+    json_object_set_new(settings, "max_bytes", inspect_u64_json(s->max_bytes));
     json_object_set_new(settings, "max_age", cmd_inspect_dur(s->max_age_ms));
     json_object_set_new(settings, "dedup_window", cmd_inspect_dur(s->dedup_ms));
     json_object_set_new(settings, "max_in_flight_per_key", json_integer(s->max_in_flight_per_key));
     json_t *counters = json_object();
-    json_object_set_new(counters, "published", cmd_inspect_u64(c->published));
-    json_object_set_new(counters, "acked", cmd_inspect_u64(c->acked));
-    json_object_set_new(counters, "expired", cmd_inspect_u64(c->expired));
-    json_object_set_new(counters, "dropped", cmd_inspect_u64(c->dropped));
-    json_object_set_new(counters, "dead_lettered", cmd_inspect_u64(c->dead_lettered));
+    json_object_set_new(counters, "published", inspect_u64_json(c->published));
+    json_object_set_new(counters, "acked", inspect_u64_json(c->acked));
+    json_object_set_new(counters, "expired", inspect_u64_json(c->expired));
+    json_object_set_new(counters, "dropped", inspect_u64_json(c->dropped));
+    json_object_set_new(counters, "dead_lettered", inspect_u64_json(c->dead_lettered));
     json_t *o = json_object();
     json_object_set_new(o, "file", json_string(q->checkpoint_file));
-    json_object_set_new(o, "offset", cmd_inspect_u64(q->checkpoint_offset));
+    json_object_set_new(o, "offset", inspect_u64_json(q->checkpoint_offset));
     json_object_set_new(o, "created_at", cmd_inspect_time(c->created_at));
-    json_object_set_new(o, "last_id", cmd_inspect_u64(c->last_id));
+    json_object_set_new(o, "last_id", inspect_u64_json(c->last_id));
     json_object_set_new(o, "dead_letter_queue_auto", json_boolean(c->dlq_auto));
     json_object_set_new(o, "settings", settings);
     json_object_set_new(o, "counters", counters);
@@ -128,25 +119,25 @@ static json_t *cmd_inspect_queue_json(const inspect_queue_t *q, bool verbose)
 
     json_t *types = json_object();
     for (int t = 1; t <= QLOG_TYPE_MAX; t++)
-        json_object_set_new(types, inspect_type_name(t), cmd_inspect_u64(q->types[t]));
-    json_object_set_new(types, "unreadable", cmd_inspect_u64(q->unreadable));
+        json_object_set_new(types, inspect_type_name(t), inspect_u64_json(q->types[t]));
+    json_object_set_new(types, "unreadable", inspect_u64_json(q->unreadable));
     json_object_set_new(o, "records", types);
 
     const inspect_counts_t *n = &q->n;
     json_t *m = json_object();
-    json_object_set_new(m, "published", cmd_inspect_u64(n->published));
-    json_object_set_new(m, "duplicates", cmd_inspect_u64(n->duplicates));
-    json_object_set_new(m, "completed", cmd_inspect_u64(n->completed));
+    json_object_set_new(m, "published", inspect_u64_json(n->published));
+    json_object_set_new(m, "duplicates", inspect_u64_json(n->duplicates));
+    json_object_set_new(m, "completed", inspect_u64_json(n->completed));
     json_object_set_new(m, "dropped",
-                        json_pack("{s:o,s:o,s:o,s:o}", "retention", cmd_inspect_u64(n->dropped[0]),
-                                  "expired", cmd_inspect_u64(n->dropped[1]), "moved",
-                                  cmd_inspect_u64(n->dropped[2]), "other",
-                                  cmd_inspect_u64(n->dropped[3])));
-    json_object_set_new(m, "purged", cmd_inspect_u64(n->purged));
-    json_object_set_new(m, "live", cmd_inspect_u64(n->live));
-    json_object_set_new(m, "live_bytes", cmd_inspect_u64(n->live_bytes));
-    json_object_set_new(m, "delayed", cmd_inspect_u64(n->delayed));
-    json_object_set_new(m, "last_id", cmd_inspect_u64(n->last_id));
+                        json_pack("{s:o,s:o,s:o,s:o}", "retention", inspect_u64_json(n->dropped[0]),
+                                  "expired", inspect_u64_json(n->dropped[1]), "moved",
+                                  inspect_u64_json(n->dropped[2]), "other",
+                                  inspect_u64_json(n->dropped[3])));
+    json_object_set_new(m, "purged", inspect_u64_json(n->purged));
+    json_object_set_new(m, "live", inspect_u64_json(n->live));
+    json_object_set_new(m, "live_bytes", inspect_u64_json(n->live_bytes));
+    json_object_set_new(m, "delayed", inspect_u64_json(n->delayed));
+    json_object_set_new(m, "last_id", inspect_u64_json(n->last_id));
     json_object_set_new(o, "messages", m);
 
     json_t *groups = json_array();
@@ -155,14 +146,14 @@ static json_t *cmd_inspect_queue_json(const inspect_queue_t *q, bool verbose)
         json_t *go = json_object();
         json_object_set_new(go, "gid", json_integer(g->gid));
         json_object_set_new(go, "name", cmd_inspect_str(g->name));
-        json_object_set_new(go, "start_id", g->name ? cmd_inspect_u64(g->start_id) : json_null());
+        json_object_set_new(go, "start_id", g->name ? inspect_u64_json(g->start_id) : json_null());
         json_object_set_new(go, "created_at",
                             g->name ? cmd_inspect_time(g->created_at) : json_null());
         json_object_set_new(go, "deleted", json_boolean(g->deleted));
-        json_object_set_new(go, "finished", cmd_inspect_u64(g->finished));
-        json_object_set_new(go, "dead_lettered", cmd_inspect_u64(g->dead_lettered));
-        json_object_set_new(go, "failures", cmd_inspect_u64(g->failures));
-        json_object_set_new(go, "pending", cmd_inspect_u64(g->pending));
+        json_object_set_new(go, "finished", inspect_u64_json(g->finished));
+        json_object_set_new(go, "dead_lettered", inspect_u64_json(g->dead_lettered));
+        json_object_set_new(go, "failures", inspect_u64_json(g->failures));
+        json_object_set_new(go, "pending", inspect_u64_json(g->pending));
         json_array_append_new(groups, go);
     }
     json_object_set_new(o, "groups", groups);
@@ -195,19 +186,19 @@ static json_t *cmd_inspect_json(const inspect_t *in, bool verbose)
         json_object_set_new(po, "kind", json_string(inspect_kind_name(p->kind)));
         json_object_set_new(po, "queue", cmd_inspect_str(p->queue));
         json_object_set_new(po, "file", cmd_inspect_str(p->file));
-        json_object_set_new(po, "offset", p->has_range ? cmd_inspect_u64(p->offset) : json_null());
-        json_object_set_new(po, "bytes", p->has_range ? cmd_inspect_u64(p->bytes) : json_null());
+        json_object_set_new(po, "offset", p->has_range ? inspect_u64_json(p->offset) : json_null());
+        json_object_set_new(po, "bytes", p->has_range ? inspect_u64_json(p->bytes) : json_null());
         json_object_set_new(po, "detail", json_string(p->detail));
         json_array_append_new(problems, po);
     }
     json_object_set_new(o, "problems", problems);
     json_t *sum = json_object();
-    json_object_set_new(sum, "queues", cmd_inspect_u64(in->nqueues));
-    json_object_set_new(sum, "segments", cmd_inspect_u64(in->segments));
-    json_object_set_new(sum, "bytes", cmd_inspect_u64(in->bytes));
+    json_object_set_new(sum, "queues", inspect_u64_json(in->nqueues));
+    json_object_set_new(sum, "segments", inspect_u64_json(in->segments));
+    json_object_set_new(sum, "bytes", inspect_u64_json(in->bytes));
     json_t *by = json_object();
     for (int s = 0; s < INSPECT_SEVERITIES; s++)
-        json_object_set_new(by, inspect_severity_name(s), cmd_inspect_u64(in->count[s]));
+        json_object_set_new(by, inspect_severity_name(s), inspect_u64_json(in->count[s]));
     json_object_set_new(sum, "problems", by);
     json_object_set_new(o, "summary", sum);
     json_object_set_new(

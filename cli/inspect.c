@@ -119,21 +119,6 @@ char *inspect_escape(const char *s, size_t n)
     return buf_steal(&b);
 }
 
-/* Whether name[0..len) is a queue name: the grammar of engine_name_valid(),
- * [A-Za-z0-9][A-Za-z0-9._-]{0,127}, repeated here so the CLI need not link the engine. */
-static bool inspect_name_valid(const char *name, size_t len)
-{
-    if (len == 0 || len > ENGINE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 /* Whether name is exactly a segment file name as the server writes it (16 lowercase hex digits
  * and ".seg"); *seq gets its number. */
 static bool inspect_seg_name(const char *name, uint64_t *seq)
@@ -423,9 +408,7 @@ static void inspect_set_time(json_t *o, const char *key, int64_t ms)
     json_object_set_new(o, key, json_string(dur_format_time(ms, t)));
 }
 
-/* An unsigned counter as JSON: an integer, or a decimal string past JSON's (and jansson's) signed
- * 64-bit range. */
-static json_t *inspect_u64_json(uint64_t v)
+json_t *inspect_u64_json(uint64_t v)
 {
     if (v <= (uint64_t)INT64_MAX)
         return json_integer((json_int_t)v);
@@ -1061,7 +1044,7 @@ static void inspect_queues(inspect_t *in, const char *queues, bool records, int6
         if (e[0] == '.') {
             inspect_problem(in, INSPECT_STRAY, NULL, rel, NULL,
                             "A hidden entry among the queues; recovery skips it.");
-        } else if (!inspect_name_valid(e, strlen(e))) {
+        } else if (!engine_name_valid(e, strlen(e))) {
             inspect_problem(in, INSPECT_STRAY, NULL, rel, NULL,
                             "Not a queue name; recovery ignores it (with a warning).");
         } else if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -1085,7 +1068,7 @@ int inspect_run(const char *dir, const char *queue, bool records, int64_t now, i
     struct stat st;
     int err = 0;
     *out = NULL;
-    if (queue && !inspect_name_valid(queue, strlen(queue)))
+    if (queue && !engine_name_valid(queue, strlen(queue)))
         return SL_ENAME;
     if (inspect_list(dir, &names, &n) < 0)
         return SL_EIO;

@@ -164,4 +164,8 @@ int inspect_run(const char *dir, const char *queue, bool records, int64_t now, i
 /* Frees a report; NULL is fine. */
 void inspect_free(inspect_t *in);
 
+/* An unsigned counter as JSON: an integer, or a decimal string past JSON's (and jansson's) signed
+ * 64-bit range. */
+json_t *inspect_u64_json(uint64_t v);
+
 #endif

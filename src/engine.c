@@ -258,19 +258,6 @@ static void engine_flush(engine_t *e)
     e->flushing = false;
 }
 
-bool engine_name_valid(const char *name, size_t len)
-{
-    if (len == 0 || len > ENGINE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 static queue_t *queue_find(engine_t *e, const char *name)
 {
     return hmap_find(&e->queues, name, strlen(name));
@@ -673,6 +660,23 @@ static void journal_group(engine_t *e, group_t *g)
     pool_cleanup(&pool);
 }
 
+/* A new, empty queue called name, registered in e; its settings are the caller's to set. */
+static queue_t *queue_new(engine_t *e, const char *name)
+{
+    queue_t *q = sl_calloc(1, sizeof *q);
+    q->name = sl_strdup(name);
+    heap_init(&q->delayq);
+    heap_init(&q->ttlq);
+    heap_node_init(&q->tmr, TK_QUEUE);
+    hmap_init(&q->group_map, eq_name_group);
+    hmap_init(&q->idem, eq_idem);
+    list_init(&q->idem_fifo);
+    q->next_gid = 1;
+    q->base = q->end = 1;
+    hmap_add(&e->queues, q->name, strlen(q->name), q);
+    return q;
+}
+
 /* Returns the queue called name, creating it with the default settings when absent; NULL with
  * *err set to SL_ETOOMANY when there is no room for another queue. */
 static queue_t *queue_get(engine_t *e, const char *name, bool *created, int *err)
@@ -686,21 +690,11 @@ static queue_t *queue_get(engine_t *e, const char *name, bool *created, int *err
         *err = SL_ETOOMANY;
         return NULL;
     }
-    q = sl_calloc(1, sizeof *q);
-    q->name = sl_strdup(name);
+    q = queue_new(e, name);
     q->set = e->cfg.defaults;
     q->dlq_auto = true;
     settings_default_dlq(&q->set, name);
-    heap_init(&q->delayq);
-    heap_init(&q->ttlq);
-    heap_node_init(&q->tmr, TK_QUEUE);
-    hmap_init(&q->group_map, eq_name_group);
-    hmap_init(&q->idem, eq_idem);
-    list_init(&q->idem_fifo);
-    q->next_gid = 1;
-    q->base = q->end = 1;
     q->created_at = e->now;
-    hmap_add(&e->queues, q->name, strlen(q->name), q);
     journal_queue(e, q);
     if (!queue_is_fanout(e, q))
         group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
@@ -1972,19 +1966,8 @@ int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info
         return SL_ENAME;
     engine_begin(e);
     queue_t *q = queue_find(e, queue);
-    if (q == NULL) {
-        q = sl_calloc(1, sizeof *q);
-        q->name = sl_strdup(queue);
-        heap_init(&q->delayq);
-        heap_init(&q->ttlq);
-        heap_node_init(&q->tmr, TK_QUEUE);
-        hmap_init(&q->group_map, eq_name_group);
-        hmap_init(&q->idem, eq_idem);
-        list_init(&q->idem_fifo);
-        q->next_gid = 1;
-        q->base = q->end = 1;
-        hmap_add(&e->queues, q->name, strlen(q->name), q);
-    }
+    if (q == NULL)
+        q = queue_new(e, queue);
     q->set = info->settings;
     q->dlq_auto = info->dlq_auto;
     if (q->dlq_auto)

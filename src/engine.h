@@ -267,8 +267,20 @@ engine_t *engine_new(const engine_config_t *cfg);
 /* Frees every queue and message. Registered waiters are forgotten without a callback. */
 void engine_free(engine_t *e);
 
-/* Returns whether name[0..len) matches [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
-bool engine_name_valid(const char *name, size_t len);
+/* Returns whether name[0..len) matches [A-Za-z0-9][A-Za-z0-9._-]{0,127}. Inline so that the
+ * CLI (sluice inspect) checks names by the same grammar without linking the engine. */
+static inline bool engine_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || len > ENGINE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
+}
 
 /* Publishes n messages to queue, creating it if needed, all or nothing: on an error nothing is
  * stored and the caller keeps its references. Returns 0, SL_ENAME, or SL_ETOOMANY when creating

@@ -780,6 +780,21 @@ static int seg_create(fq_t *q, uint64_t seq)
     return fd;
 }
 
+/* Opens j's new segment and makes it its queue's file to append to; job_undo() closes it if the
+ * batch fails, and the batch's end closes the one it replaced. Returns 0 or -1 (errno set). */
+static int seg_switch(fjob_t *j)
+{
+    fq_t *q = j->q;
+    int fd = seg_create(q, j->new_seq);
+    if (fd < 0)
+        return -1;
+    j->opened_new = true;
+    q->fd = fd;
+    q->fd_seq = j->new_seq;
+    q->fd_size = 0;
+    return 0;
+}
+
 /* Makes directory entries durable: a new file, a rename or an unlink in dir survives a crash
  * only once the directory itself is synced. */
 static int dir_sync(const char *dir)
@@ -831,13 +846,8 @@ static int job_run(store_file_t *s, fjob_t *j)
     if (j->create) {
         if (mkdir(q->dir, 0755) < 0 && errno != EEXIST)
             return -1;
-        int fd = seg_create(q, j->new_seq);
-        if (fd < 0)
+        if (seg_switch(j) < 0)
             return -1;
-        j->opened_new = true;
-        q->fd = fd;
-        q->fd_seq = j->new_seq;
-        q->fd_size = 0;
     }
     if (first > 0) {
         if (fault_write_all(q->fd, p, first) < 0)
@@ -846,16 +856,9 @@ static int job_run(store_file_t *s, fjob_t *j)
     }
     if (j->rotate_at != FILE_NONE) {
         /* the old segment is complete: sync it before the new one takes over */
-        if (fault_fdatasync(q->fd) < 0)
+        if (fault_fdatasync(q->fd) < 0 || seg_switch(j) < 0)
             return -1;
-        int fd = seg_create(q, j->new_seq);
-        if (fd < 0)
-            return -1;
-        j->opened_new = true;
-        q->fd = fd;
-        q->fd_seq = j->new_seq;
-        q->fd_size = 0;
-        if (fault_write_all(fd, p + first, n - first) < 0)
+        if (fault_write_all(q->fd, p + first, n - first) < 0)
             return -1;
         q->fd_size = (off_t)(n - first);
     }

@@ -16,20 +16,6 @@ HOW = ["graceful", "kill9"]
 KEPT = ("id", "queue", "url", "max_in_flight", "max_attempts", "timeout", "created_at")
 
 
-@pytest.fixture
-def restart(restart_sluice):
-    def again(srv, how):
-        if how == "graceful":
-            assert srv.stop() == 0, srv.stderr()
-        else:
-            assert srv.kill() == -9
-        new = restart_sluice(srv)
-        assert "(storage: file)" in new.stderr(), new.stderr()
-        return new
-
-    return again
-
-
 def down_receiver(receivers):
     """A receiver that is stopped (its port closed) but can start again on the same port."""
     rec = receivers()

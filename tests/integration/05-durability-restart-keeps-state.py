@@ -15,23 +15,6 @@ from sluice_harness import assert_error, b64, rfc3339, unb64
 HOW = ["graceful", "kill9"]
 
 
-@pytest.fixture
-def restart(restart_sluice):
-    """restart(srv, how) stops srv (SIGTERM, exit 0 — or SIGKILL) and starts it again on the
-    same data directory."""
-
-    def again(srv, how):
-        if how == "graceful":
-            assert srv.stop() == 0, srv.stderr()
-        else:
-            assert srv.kill() == -9
-        new = restart_sluice(srv)
-        assert "(storage: file)" in new.stderr(), new.stderr()
-        return new
-
-    return again
-
-
 def bodies(msgs):
     return [unb64(m["body"]) for m in msgs]
 

@@ -29,6 +29,8 @@ Fixtures (every server runs in its own fresh temporary directory as cwd):
                    directory and so the same data directory, with the same flags and config:
                      restart_sluice(srv, args=None, env=None) -> a new SluiceServer
                    (`args`/`env` replace the old ones when given). Torn down like the others.
+  restart          restart(srv, how) stops srv ("graceful": SIGTERM, exit 0; "kill9": SIGKILL)
+                   and restarts it on the same data directory, which must be the file storage's.
   tmpfs            Factory for a small real file system (needs root): tmpfs(size="2m",
                    name="tmpfs", options="") -> Path of a tmpfs mounted in the workdir. A mount
                    that fails FAILS the test (never skips). Teardown stops the servers still
@@ -134,6 +136,20 @@ def restart_sluice(request, start_sluice):
         return new
 
     return restart
+
+
+@pytest.fixture
+def restart(restart_sluice):
+    def again(srv, how):
+        if how == "graceful":
+            assert srv.stop() == 0, srv.stderr()
+        else:
+            assert srv.kill() == -9
+        new = restart_sluice(srv)
+        assert "(storage: file)" in new.stderr(), new.stderr()
+        return new
+
+    return again
 
 
 @pytest.fixture
