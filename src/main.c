@@ -53,6 +53,11 @@ static void server_close(server_t *s)
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
+    /* Closing the last watcher gives the signal back its default action, which kills: one more
+     * signal now would kill the process in the middle of closing the storage. There is nothing
+     * left for it to skip, so it is ignored. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     http_close(s->http);
     deliver_free(s->deliver); /* aborts deliveries still in progress: they are redelivered */
     s->deliver = NULL;

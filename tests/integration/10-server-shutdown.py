@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from sluice_harness import ConnectionClosed
+from sluice_harness import ConnectionClosed, unb64
 
 
 class Bg(threading.Thread):
@@ -56,6 +56,25 @@ def test_idle_server_exits_0_promptly(sluice):
     t0 = time.monotonic()
     assert sluice.stop(signal.SIGTERM) == 0
     assert time.monotonic() - t0 < 2.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_that_keep_coming_while_stopping_still_end_in_exit_0(start_sluice, restart_sluice,
+                                                                     sig):
+    # An impatient operator (or a supervisor that repeats itself): the second signal skips the
+    # wait, and any that arrive while the server closes its storage must not kill it mid-close.
+    srv = start_sluice("--data-dir", "data")
+    srv.publish("q", b"kept")
+    busy = srv.connect()  # an unfinished request holds the drain open for the second signal
+    busy.send(b"POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+    time.sleep(0.1)
+    while srv.proc.poll() is None:
+        srv.proc.send_signal(sig)
+        time.sleep(0.0005)
+    assert srv.stop() == 0, srv.stderr()
+    assert "Second signal: stopping now." in srv.stderr()
+    srv = restart_sluice(srv)
+    assert unb64(srv.pop("q")["body"]) == b"kept"
 
 
 def test_idle_keep_alive_connections_do_not_delay_shutdown(sluice):

@@ -98,13 +98,12 @@ class ServerStartError(Exception):
 
 
 class _Pipe:
-    """Reads one of the server's output pipes on a thread, so a chatty server never blocks on a
-    full pipe, and keeps every line."""
+    """Reads the server's stdout on a thread, so a chatty server never blocks on a full pipe,
+    and keeps every line."""
 
-    def __init__(self, stream, on_line=None):
+    def __init__(self, stream):
         self.lines = []
         self.lock = threading.Lock()
-        self.on_line = on_line
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
         self.thread.start()
 
@@ -113,11 +112,7 @@ class _Pipe:
             line = raw.decode("utf-8", "replace")
             with self.lock:
                 self.lines.append(line)
-            if self.on_line:
-                self.on_line(line)
         stream.close()
-        if self.on_line:
-            self.on_line(None)
 
     def text(self):
         with self.lock:
@@ -126,6 +121,8 @@ class _Pipe:
 
 class SluiceServer:
     """One running `sluiced`. Start it with `start()` (the fixtures do this)."""
+
+    _started = 0  # servers started by this test process: names each one's stderr file
 
     def __init__(self, binary, workdir, args=(), env=None, config=None, listen=True,
                  config_name="sluice.conf"):
@@ -157,8 +154,7 @@ class SluiceServer:
         # Exit codes teardown accepts; stop(sig) adds -sig for a signal that kills by design.
         self.expected_exit = {0}
         self.session = requests.Session()
-        self._listening = threading.Event()
-        self._stderr_done = threading.Event()
+        self._stderr_path = None
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -166,20 +162,28 @@ class SluiceServer:
         if not self.binary.exists():
             raise ServerStartError(f"server binary {self.binary} does not exist (build it with "
                                    f"`make`, or set SLUICE_BIN)")
+        # stderr goes to a file, not a pipe: the server writes each log line with one write(2)
+        # before it answers the request that caused it, so a test reading the log after the
+        # answer sees the line (a pipe read on a thread could still be behind).
+        SluiceServer._started += 1
+        self._stderr_path = self.workdir / f"sluiced.{SluiceServer._started}.stderr"
         try:
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env,
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE)
+            with open(self._stderr_path, "wb") as err:
+                self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env,
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                             stderr=err)
         except OSError as e:
             raise ServerStartError(f"cannot run {self.binary}: {e}")
-        self._stderr = _Pipe(self.proc.stderr, self._on_stderr_line)
         self._stdout = _Pipe(self.proc.stdout)
         deadline = time.monotonic() + timeout
-        while not self._listening.is_set():
-            if self._stderr_done.is_set() or self.proc.poll() is not None:
-                self.proc.wait(timeout=5)
+        while True:
+            m = LISTEN_RE.search(self.stderr())
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+                break
+            if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
-                self._join_pipes()
+                self._join_stdout()
                 raise ServerStartError(
                     f"sluiced exited with {self.returncode} before logging 'Listening on'\n"
                     f"argv: {self.argv}\nstderr:\n{self.stderr()}")
@@ -187,28 +191,17 @@ class SluiceServer:
                 self.proc.kill()
                 self.proc.wait()
                 self.returncode = self.proc.returncode
-                self._join_pipes()
+                self._join_stdout()
                 raise ServerStartError(
                     f"sluiced did not log 'Listening on http://HOST:PORT' within {timeout}s\n"
                     f"argv: {self.argv}\nstderr:\n{self.stderr()}")
-            self._listening.wait(0.02)
+            time.sleep(0.02)
         self.url = f"http://{self.host}:{self.port}"
         return self
 
-    def _on_stderr_line(self, line):
-        if line is None:
-            self._stderr_done.set()
-            return
-        if not self._listening.is_set():
-            m = LISTEN_RE.search(line)
-            if m:
-                self.host, self.port = m.group(1), int(m.group(2))
-                self._listening.set()
-
-    def _join_pipes(self):
-        for p in (getattr(self, "_stderr", None), getattr(self, "_stdout", None)):
-            if p:
-                p.thread.join(timeout=5)
+    def _join_stdout(self):
+        if getattr(self, "_stdout", None):
+            self._stdout.thread.join(timeout=5)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -232,16 +225,19 @@ class SluiceServer:
                 self.proc.kill()
                 self.proc.wait()
                 self.returncode = self.proc.returncode
-                self._join_pipes()
+                self._join_stdout()
                 raise AssertionError(
                     f"sluiced did not exit within {timeout}s of signal {sig!s}\n"
                     f"stderr:\n{self.stderr()}")
         self.returncode = self.proc.returncode
-        self._join_pipes()
+        self._join_stdout()
         return self.returncode
 
     def stderr(self):
-        return self._stderr.text() if getattr(self, "_stderr", None) else ""
+        """Everything the server has logged so far."""
+        if self._stderr_path is None:
+            return ""
+        return self._stderr_path.read_bytes().decode("utf-8", "replace")
 
     def kill(self):
         """SIGKILL: a crash, as far as the storage can tell (nothing is flushed). Returns the
