@@ -47,6 +47,14 @@ void buf_add(buf_t *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
+void buf_consume(buf_t *b, size_t n)
+{
+    if (n == 0)
+        return;
+    memmove(b->data, b->data + n, b->len - n + 1); /* with the NUL */
+    b->len -= n;
+}
+
 void buf_adds(buf_t *b, const char *s)
 {
     buf_add(b, s, strlen(s));

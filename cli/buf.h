@@ -36,6 +36,9 @@ void buf_adds(buf_t *b, const char *s);
 /* Appends printf-formatted text. */
 void buf_printf(buf_t *b, const char *fmt, ...) SL_PRINTF(2, 3);
 
+/* Removes the first n bytes (at most len); the rest moves to the front. */
+void buf_consume(buf_t *b, size_t n);
+
 /* Returns the data as a NUL-terminated string, never NULL ("" for an empty buffer), borrowed:
  * valid until the buffer is next changed or cleaned up. */
 const char *buf_str(const buf_t *b);

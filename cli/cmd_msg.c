@@ -14,6 +14,8 @@
 #include "cmd_msg.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +31,11 @@
 /* A body read from standard input may be at most this large. It is far above any sensible
  * max_message_bytes; it only keeps `sluice publish q < /dev/zero` from eating all memory. */
 #define CMD_MSG_MAX_STDIN ((size_t)256 << 20)
+/* publish --lines sends a batch once it holds this many lines, or this many bytes, or when
+ * standard input has nothing more to read for now (the server's limits: 1000 messages, and
+ * max_request_bytes, 16 MiB by default). */
+#define CMD_MSG_LINES_BATCH 1000
+#define CMD_MSG_LINES_BYTES ((size_t)1 << 20)
 /* Characters of a body shown in a peek row. */
 #define CMD_MSG_PREVIEW 40
 /* Bytes of a binary body shown in hex by consume. */
@@ -43,6 +50,7 @@ enum {
     OPT_IDEMPOTENCY_KEY,
     OPT_CONTENT_TYPE,
     OPT_ATTR,
+    OPT_LINES,
     OPT_VISIBILITY,
     OPT_ACK,
     OPT_ERROR,
@@ -244,6 +252,10 @@ const char cmd_msg_publish_help[] =
     "  --idempotency-key K    store it at most once per K within the queue's dedup window\n"
     "  --content-type T       the body's media type (kept as its content-type attribute)\n"
     "  --attr NAME=VALUE      add an attribute; may be repeated\n"
+    "  --lines                publish each line of standard input as its own message (empty\n"
+    "                         lines skipped), in batches; prints one id per message. The\n"
+    "                         options above apply to every message, but --idempotency-key\n"
+    "                         and --content-type (the lines are text/plain) do not go with it\n"
     "  --json                 print the server's JSON reply\n";
 
 static const struct option cmd_msg_publish_opts[] = {
@@ -255,8 +267,103 @@ static const struct option cmd_msg_publish_opts[] = {
     {"idempotency-key", required_argument, NULL, OPT_IDEMPOTENCY_KEY},
     {"content-type", required_argument, NULL, OPT_CONTENT_TYPE},
     {"attr", required_argument, NULL, OPT_ATTR},
+    {"lines", no_argument, NULL, OPT_LINES},
     {NULL, 0, NULL, 0},
 };
+
+/* Sends the len bytes at data, whole lines, as one batch with req; prints the reply (ids, or the
+ * JSON). Returns the exit status. */
+static int cmd_msg_send_lines(cli_t *cli, client_req_t *req, const char *data, size_t len)
+{
+    client_reply_t rep;
+    memset(&rep, 0, sizeof rep);
+    client_req_body(req, data, len);
+    int err = client_send(cli->client, req, &rep), status = CLI_EXIT_OK;
+    if (err < 0) {
+        status = cli_exit_status(cli, err);
+    } else if (cli->json) {
+        cli_print_reply(&rep);
+    } else {
+        const json_t *ids = json_object_get(rep.json, "ids"), *id;
+        size_t i;
+        if (!json_is_array(ids))
+            status = cli_bad_reply(cli, "\"ids\"");
+        else
+            json_array_foreach(ids, i, id)
+                printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(id));
+    }
+    client_reply_cleanup(&rep);
+    fflush(stdout);
+    return status;
+}
+
+/* Whether standard input has bytes to read right now. */
+static bool cmd_msg_stdin_ready(void)
+{
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* publish --lines: reads standard input with read(2), not stdio, so that what it holds is known
+ * to be everything that arrived: a batch goes out when it is full, at the end of the input, and
+ * whenever the input has nothing more for now, so `tail -f log | sluice publish q --lines`
+ * publishes each line as it comes. A line longer than the server's max_message_bytes fails the
+ * batch, and the command stops there (the batches before it are published). Returns the exit
+ * status. */
+static int cmd_msg_publish_lines(cli_t *cli, const cli_cmd_t *cmd, client_req_t *req)
+{
+    buf_t in;
+    size_t whole = 0, lines = 0; /* bytes of in that are whole lines, and how many not empty */
+    char chunk[65536];
+    int status = CLI_EXIT_OK;
+
+    buf_init(&in);
+    client_req_header(req, "Content-Type", "text/plain");
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cli_error("cannot read standard input: %s.", strerror(errno));
+            status = CLI_EXIT_LOCAL;
+            break;
+        }
+        if (n == 0) { /* the end: the last line may have no newline */
+            if (in.len > whole)
+                lines++, whole = in.len;
+            if (lines)
+                status = cmd_msg_send_lines(cli, req, in.data, whole);
+            break;
+        }
+        buf_add(&in, chunk, (size_t)n);
+        const char *nl;
+        while ((nl = memchr(in.data + whole, '\n', in.len - whole)) != NULL) {
+            size_t end = (size_t)(nl - in.data) + 1;
+            lines += end - whole > 1;
+            whole = end;
+            if (lines == CMD_MSG_LINES_BATCH || whole >= CMD_MSG_LINES_BYTES) {
+                if ((status = cmd_msg_send_lines(cli, req, in.data, whole)) != CLI_EXIT_OK)
+                    goto out;
+                buf_consume(&in, whole);
+                whole = lines = 0;
+            }
+        }
+        if (in.len - whole > CMD_MSG_MAX_STDIN) {
+            status = cli_usage(cmd, "publish: a line of standard input is over %zu MiB.",
+                               CMD_MSG_MAX_STDIN >> 20);
+            break;
+        }
+        if (lines && !cmd_msg_stdin_ready()) {
+            if ((status = cmd_msg_send_lines(cli, req, in.data, whole)) != CLI_EXIT_OK)
+                break;
+            buf_consume(&in, whole);
+            whole = lines = 0;
+        }
+    }
+out:
+    buf_cleanup(&in);
+    return status;
+}
 
 int cmd_msg_publish(cli_t *cli, const cli_cmd_t *cmd, int argc, char **argv)
 {
@@ -268,6 +375,7 @@ int cmd_msg_publish(cli_t *cli, const cli_cmd_t *cmd, int argc, char **argv)
     client_reply_t rep;
     buf_t in, hdr;
     int c, err, status = CLI_EXIT_OK;
+    bool lines = false;
 
     memset(&req, 0, sizeof req);
     memset(&rep, 0, sizeof rep);
@@ -316,6 +424,9 @@ int cmd_msg_publish(cli_t *cli, const cli_cmd_t *cmd, int argc, char **argv)
             }
             attrs[nattrs++] = optarg;
             break;
+        case OPT_LINES:
+            lines = true;
+            break;
         }
     }
     if (argc - optind < 1 || argc - optind > 2) {
@@ -327,10 +438,16 @@ int cmd_msg_publish(cli_t *cli, const cli_cmd_t *cmd, int argc, char **argv)
         status = cli_usage(cmd, "publish: --delay and --deliver-at cannot be used together.");
         goto out;
     }
+    if (lines && (argc - optind == 2 || idem != NULL || ctype != NULL)) {
+        status = cli_usage(cmd, "publish: --lines reads standard input and takes neither MSG, "
+                                "--idempotency-key nor --content-type.");
+        goto out;
+    }
     const char *queue = argv[optind];
     const char *msg = argc - optind == 2 ? argv[optind + 1] : "-";
 
-    client_req_init(&req, cli->client, "POST", "v1", "queues", queue, "messages", NULL);
+    client_req_init(&req, cli->client, "POST", "v1", "queues", queue, lines ? "batch" : "messages",
+                    NULL);
     client_req_query(&req, "delay", delay);
     client_req_query(&req, "deliver_at", deliver_at);
     client_req_query(&req, "ttl", ttl);
@@ -356,6 +473,10 @@ int cmd_msg_publish(cli_t *cli, const cli_cmd_t *cmd, int argc, char **argv)
                                attrs[i]);
             goto out;
         }
+    }
+    if (lines) {
+        status = cmd_msg_publish_lines(cli, cmd, &req);
+        goto out;
     }
 
     if (strcmp(msg, "-") == 0) {

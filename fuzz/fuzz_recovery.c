@@ -1360,8 +1360,9 @@ static void session_two(bool lost_ok, const snap_t *s1)
     store_start();
     snap(&s2, true);
     /* a group stays, and keeps its id: FINISH and FAIL records, and messages for one group, name
-     * it */
-    for (int k = 0; k < NQN; k++) {
+     * it. Unless the disk refused the last changes to the end (lost_ok): the group, or its
+     * queue, may then have been made by a change that was answered 503 and never written. */
+    for (int k = 0; k < NQN && !lost_ok; k++) {
         for (size_t a = 0; a < s1->ngroups[k] && !R.deleted[k]; a++) {
             bool found = false;
             for (size_t b = 0; b < s2.ngroups[k]; b++)

@@ -34,6 +34,7 @@
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "mpub.h"
 #include "mqgo.h"
 #include "webhook.h"
 
@@ -261,6 +262,20 @@ static int param_group(api_req_t *a)
     }
     snprintf(a->group, sizeof a->group, "%s", g);
     return 0;
+}
+
+/* Whether Content-Type ct names the media type mt (parameters such as charset ignored). */
+static bool ctype_is(const char *ct, const char *mt)
+{
+    size_t n = ct ? strcspn(ct, "; \t") : 0;
+    return n == strlen(mt) && !strncasecmp(ct, mt, n);
+}
+
+/* A JSON body may come without a Content-Type, or with curl -d's default one. */
+static bool json_ctype_ok(const char *ct)
+{
+    return ct == NULL || *ct == '\0' || ctype_is(ct, "application/json") ||
+           ctype_is(ct, "application/x-www-form-urlencoded");
 }
 
 /* Parses the JSON body into *out (a new reference). An absent body gives an empty object when
@@ -780,26 +795,43 @@ static int publish_attrs(api_req_t *a, msg_attrs_buf_t *b)
     return actx.err;
 }
 
+/* Reads the options of a raw publish, which apply to every message of a framed batch too: delay
+ * or deliver_at and ttl into *p, the ordering key into *key, and the attributes (headers) into
+ * b. Replies and returns an error when one is invalid. */
+static int raw_options(api_req_t *a, engine_pub_t *p, const char **key, msg_attrs_buf_t *b)
+{
+    int64_t delay = 0;
+    if (query(a, "delay") && query(a, "deliver_at")) {
+        reply_error(a, SL_EPARAM, "delay and deliver_at cannot both be given.");
+        return SL_EPARAM;
+    }
+    if (param_dur(a, "delay", DUR_MAX_MS, &delay) || param_time(a, "deliver_at", &p->deliver_at) ||
+        param_dur(a, "ttl", DUR_MAX_MS, &p->ttl_ms))
+        return SL_EPARAM;
+    if (delay)
+        p->deliver_at = dur_now_ms() + delay;
+    *key = query(a, "key");
+    if (*key && (strlen(*key) == 0 || strlen(*key) > MSG_KEY_MAX)) {
+        reply_error(a, SL_EPARAM, "Parameter 'key' must be 1 to %d bytes.", MSG_KEY_MAX);
+        return SL_EPARAM;
+    }
+    return publish_attrs(a, b);
+}
+
+/* A message with the options raw_options() read. */
+static msg_t *raw_msg(const engine_pub_t *p, const char *data, size_t len, const char *key,
+                      const msg_attrs_buf_t *b)
+{
+    /* a delay or a time to live needs the message's extension: made now, not copied later */
+    return (p->deliver_at || p->ttl_ms ? msg_new_ext : msg_new)(
+        data, len, key, key ? strlen(key) : 0, b->buf, b->len);
+}
+
 static void h_publish(api_req_t *a)
 {
     http_req_t *r = a->r;
     engine_pub_t *p = pool_calloc(&r->pool, 1, sizeof *p);
-    int64_t delay = 0;
-    if (query(a, "delay") && query(a, "deliver_at")) {
-        reply_error(a, SL_EPARAM, "delay and deliver_at cannot both be given.");
-        return;
-    }
-    if (param_dur(a, "delay", DUR_MAX_MS, &delay) || param_time(a, "deliver_at", &p->deliver_at) ||
-        param_dur(a, "ttl", DUR_MAX_MS, &p->ttl_ms))
-        return;
-    if (delay)
-        p->deliver_at = dur_now_ms() + delay;
-    const char *key = query(a, "key");
-    if (key && (strlen(key) == 0 || strlen(key) > MSG_KEY_MAX)) {
-        reply_error(a, SL_EPARAM, "Parameter 'key' must be 1 to %d bytes.", MSG_KEY_MAX);
-        return;
-    }
-    const char *idem = http_header(r, "Idempotency-Key");
+    const char *key, *idem = http_header(r, "Idempotency-Key");
     if (idem && (strlen(idem) == 0 || strlen(idem) > ENGINE_IDEM_KEY_MAX)) {
         reply_error(a, SL_EPARAM, "Header 'Idempotency-Key' must be 1 to %d bytes.",
                     ENGINE_IDEM_KEY_MAX);
@@ -807,10 +839,8 @@ static void h_publish(api_req_t *a)
     }
     msg_attrs_buf_t b;
     msg_attrs_init(&b);
-    if (publish_attrs(a, &b) == 0) {
-        /* a delay or a time to live needs the message's extension: made now, not copied later */
-        p->msg = (p->deliver_at || p->ttl_ms ? msg_new_ext : msg_new)(
-            r->body, r->body_len, key, key ? strlen(key) : 0, b.buf, b.len);
+    if (raw_options(a, p, &key, &b) == 0) {
+        p->msg = raw_msg(p, r->body, r->body_len, key, &b);
         p->idem_key = idem;
         p->idem_len = idem ? strlen(idem) : 0;
         a->items = p;
@@ -927,8 +957,61 @@ static int batch_item(api_req_t *a, size_t i, json_t *it, engine_pub_t *p)
     return 0;
 }
 
+/* A batch in NSQ's line or binary framing (mpub.h): the query options and headers of a raw
+ * publish apply to every message. */
+static void h_batch_framed(api_req_t *a, mpub_form_t form)
+{
+    http_req_t *r = a->r;
+    if (http_header(r, "Idempotency-Key")) {
+        reply_error(a, SL_EPARAM,
+                    "Header 'Idempotency-Key' names one message: in a batch, give each item its "
+                    "own idempotency_key (JSON form).");
+        return;
+    }
+    mpub_part_t *parts = pool_alloc(&r->pool, API_MAX_ITEMS * sizeof *parts);
+    size_t n;
+    char err[200];
+    int rc = mpub_split(form, r->body ? r->body : "", r->body_len, parts, API_MAX_ITEMS, &n, err,
+                        sizeof err);
+    if (rc) {
+        reply_error(a, rc, "%s", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].len > a->api->cfg.max_message_bytes) {
+            reply_error(a, SL_ETOOBIG, "messages[%zu] is %zu bytes; messages are limited to %zu.",
+                        i, parts[i].len, a->api->cfg.max_message_bytes);
+            return;
+        }
+    engine_pub_t opt = {0}, *items = pool_alloc(&r->pool, n * sizeof *items);
+    const char *key;
+    msg_attrs_buf_t b;
+    msg_attrs_init(&b);
+    if (raw_options(a, &opt, &key, &b) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            items[i] = opt;
+            items[i].msg = raw_msg(&opt, parts[i].data, parts[i].len, key, &b);
+        }
+        a->items = items;
+        a->nitems = n;
+        a->sreq.u.publish.items = items;
+        a->sreq.u.publish.n = n;
+        api_submit(a, STORE_PUBLISH, publish_done);
+    }
+    msg_attrs_cleanup(&b);
+}
+
 static void h_batch(api_req_t *a)
 {
+    const char *ct = http_header(a->r, "Content-Type");
+    if (ctype_is(ct, "text/plain")) {
+        h_batch_framed(a, MPUB_LINES);
+        return;
+    }
+    if (ctype_is(ct, "application/octet-stream")) {
+        h_batch_framed(a, MPUB_BINARY);
+        return;
+    }
     json_t *body;
     if (body_json(a, false, &body))
         return;
@@ -1967,15 +2050,6 @@ static int parse_route(api_req_t *a, const char *path)
     return R_NONE;
 }
 
-static bool json_ctype_ok(const char *ct)
-{
-    if (ct == NULL || *ct == '\0')
-        return true;
-    size_t n = strcspn(ct, "; \t");
-    return (n == 16 && !strncasecmp(ct, "application/json", n)) ||
-           (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", n));
-}
-
 static void api_begin(http_req_t *r, void *ctx)
 {
     api_t *api = ctx;
@@ -2004,8 +2078,16 @@ static void api_begin(http_req_t *r, void *ctx)
                     r->method_name, r->path, ri->allow);
         return;
     }
-    if (ri->json_body && (r->method == HTTP_POST || r->method == HTTP_PUT) &&
-        !json_ctype_ok(http_header(r, "Content-Type"))) {
+    const char *ct = http_header(r, "Content-Type");
+    if (route == R_BATCH && !json_ctype_ok(ct) && !ctype_is(ct, "text/plain") &&
+        !ctype_is(ct, "application/octet-stream")) {
+        reply_error(a, SL_EMEDIA,
+                    "A batch is JSON (Content-Type: application/json), one message per line "
+                    "(text/plain) or NSQ's binary framing (application/octet-stream).");
+        return;
+    }
+    if (ri->json_body && route != R_BATCH && (r->method == HTTP_POST || r->method == HTTP_PUT) &&
+        !json_ctype_ok(ct)) {
         reply_error(a, SL_EMEDIA,
                     "This endpoint takes a JSON body (Content-Type: "
                     "application/json).");

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import sluice_harness as h
-from cli_harness import show
+from cli_harness import run_cli, show
 from sluice_harness import rfc3339, unb64
 
 
@@ -113,3 +113,55 @@ def test_publish_with_a_seen_idempotency_key_says_duplicate(sluice, cli):
     mid = int(a.stdout)
     assert a.stdout.decode() == f"{mid}\n"
     assert b.stdout.decode() == f"{mid} (duplicate)\n"
+
+
+def test_publish_lines_makes_one_message_per_line_in_batches_and_prints_every_id(sluice, cli):
+    # 2500 lines: three batches of at most 1000 (the server's limit); empty lines are skipped and
+    # the last line needs no newline.
+    data = b"\n".join(b"line %d" % i if i % 100 else b"" for i in range(2501))
+    p = cli("publish", "many", "--lines", "--key", "k", input=data)
+    assert p.returncode == 0, show(p)
+    ids = [int(x) for x in p.stdout.split()]
+    want = [b"line %d" % i for i in range(2501) if i % 100]
+    assert len(ids) == len(want) == 2475 and ids == sorted(ids)
+    got = sluice.peek("many", limit=1000)["messages"]
+    assert [unb64(m["body"]) for m in got] == want[:1000]
+    assert got[0]["id"] == ids[0] and got[0]["key"] == "k"
+    assert got[0]["attributes"] == {"content-type": "text/plain"}
+    assert sluice.queue("many")["messages"] == 2475
+
+
+def test_publish_lines_sends_each_line_as_it_arrives(sluice, sluice_cli_bin):
+    # `tail -f log | sluice publish q --lines`: a line is published while the input stays open.
+    p = subprocess.Popen([str(sluice_cli_bin), "-s", sluice.url, "publish", "tail", "--lines"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=h.server_env())
+    try:
+        p.stdin.write(b"first\n")
+        p.stdin.flush()
+        assert h.wait_until(lambda: sluice.queue("tail")["messages"] == 1
+                            if sluice.get("/v1/queues/tail").status_code == 200 else False,
+                            timeout=10)
+        p.stdin.write(b"second")
+        p.stdin.close()
+        assert p.wait(timeout=30) == 0
+        assert len(p.stdout.read().split()) == 2
+    finally:
+        p.kill()
+        p.wait()
+    assert [unb64(m["body"]) for m in sluice.peek("tail")["messages"]] == [b"first", b"second"]
+
+
+def test_publish_lines_refuses_a_message_argument_and_one_message_options(sluice, cli):
+    for extra in (["msg"], ["--idempotency-key", "k"], ["--content-type", "text/csv"]):
+        p = cli("publish", "q", "--lines", *extra, input=b"a\n")
+        assert p.returncode == 2 and b"--lines" in p.stderr, show(p)
+    assert sluice.get("/v1/queues/q").status_code == 404
+
+
+def test_publish_lines_stops_at_a_batch_the_server_refuses(start_sluice, sluice_cli_bin):
+    srv = start_sluice("--max-message-bytes", "1k")
+    p = run_cli(sluice_cli_bin, "-s", srv.url, "publish", "big", "--lines",
+                input=b"ok\n" + b"x" * 2000 + b"\n")
+    assert p.returncode == 3 and b"payload_too_large" in p.stderr, show(p)
+    r = srv.get("/v1/queues/big")
+    assert r.status_code == 404 or r.json()["messages"] == 0
