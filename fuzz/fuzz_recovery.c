@@ -53,12 +53,6 @@
  *
  * Known bugs, worked around until they are fixed (FUZZ_RECOVERY_STRICT=1 removes every
  * workaround, to reproduce them; fuzz/README.md has a reproducer for each):
- *   - a segment that empties (retention, expiry) in the same loop iteration as a publish starts
- *     the next one: job_fill() writes before the segment array (no_retention);
- *   - a queue directory with no segment file: recover_queue() sorts a NULL array
- *     (pad_empty_queue_dirs);
- *   - under a lasting storage failure, a change accepted just before a batch failed waits for a
- *     batch that is never built, and is never answered (exec(): left to store_close());
  *   - a default group that recovery re-creates is not logged and gets another id at each
  *     restart (session_two());
  *   - a group created after a restart that followed a group's deletion reuses its id, and the
@@ -72,9 +66,6 @@
  *     purged ids and are dropped at the next restart (purge_gap);
  *   - attribute bytes that do not parse reach an assertion when the message is dead-lettered,
  *     and a FAIL record's unknown event indexes past a table (put_publish, put_record);
- *   - the segment after ffffffffffffffff.seg is 0000000000000000.seg (seg_begin);
- *   - a rotation never closes the descriptor of the segment before: descriptors leak, one per
- *     rotation, and deleted segments keep their space until the process exits (store_stop());
  *   - two different PUBLISH records for one id (only damage makes them): the first is kept
  *     until its segment is deleted, then the other brings the message back (put_publish).
  *
@@ -250,16 +241,6 @@ static int64_t now0; /* the wall clock when the input started */
 static const uint64_t seg_bytes[8] = {0, 64, 200, 512, 1024, 4096, 1, 100000};
 static uint8_t h_cfg; /* the input's H_CFG byte */
 
-/* Known bug (opening comment): a segment that empties (retention, expiry) in the same loop
- * iteration as a publish starts the next one makes job_fill() write before the segment array.
- * Without FUZZ_RECOVERY_STRICT, queues get no retention by count or bytes when segments are
- * small, and expiries that are due run before the publishes. */
-static bool no_retention(void)
-{
-    uint64_t b = seg_bytes[(h_cfg >> 2) & 7];
-    return !strict && b > 0 && b < (1u << 20);
-}
-
 /* Known bug (opening comment): engine_restore_message() leaves a group's finished messages that
  * its cursor has not reached in the group's `ahead` table, and they stay there when the message is
  * removed before the cursor gets to it (another group finishes it, or the restore itself removes
@@ -342,8 +323,6 @@ static seg_t *seg_begin(rd_t *r)
     memset(s, 0, sizeof *s);
     s->qi = (a & 63) % NQN;
     uint64_t seq = seg_seqs[c & 7];
-    if (seq == UINT64_MAX && !strict)
-        seq = INT64_MAX; /* known bug (opening comment): the next segment's number wraps to 0 */
     unsigned long long q = (unsigned long long)seq;
     switch ((c >> 3) & 7) {
     case 5: /* read as segment `seq` by the directory scan's sscanf, but not its name */
@@ -501,8 +480,8 @@ static void put_record(rd_t *r, seg_t *s, int type)
                           .settings = {.visibility_ms = vis[a & 7],
                                        .max_attempts = maxatt[(a >> 3) & 3],
                                        .max_in_flight_per_key = mifk[(a >> 5) & 3],
-                                       .max_messages = no_retention() ? 0 : maxmsg[c & 3],
-                                       .max_bytes = no_retention() ? 0 : maxbytes[(c >> 2) & 3],
+                                       .max_messages = maxmsg[c & 3],
+                                       .max_bytes = maxbytes[(c >> 2) & 3],
                                        .max_age_ms = age[(c >> 4) & 7],
                                        .dedup_ms = dedup[(d >> 1) & 3]},
                           .dlq_auto = (a & 128) != 0,
@@ -672,8 +651,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-static bool canonical_seg(const char *name);
-static int data_fds(bool print);
+static int data_fds(void);
 
 /* ---------------------------------------------------------------- requests */
 
@@ -681,7 +659,6 @@ typedef struct call {
     store_req_t req;
     pool_t pool;
     int calls;
-    bool orphan; /* not answered in time after a fault (known bug): answered by the close */
     struct call *next;
 } call_t;
 
@@ -725,18 +702,9 @@ static call_t *exec(call_t *c)
     S.ticks = 0;
     uv_update_time(&S.loop);
     uv_timer_start(&S.guard, on_guard, TICK_MS, TICK_MS);
-    /* known bug (opening comment): once a fault fired, a change may wait for a batch that is
-     * not built while the failed one is retried; such a request is left to store_close() */
-    while (c->calls == 0 && S.ticks * TICK_MS < AWAIT_MS && !(!strict && fs.fired && S.ticks))
+    while (c->calls == 0 && S.ticks * TICK_MS < AWAIT_MS)
         uv_run(&S.loop, UV_RUN_ONCE);
     uv_timer_stop(&S.guard);
-    if (c->calls == 0 && !strict && fs.fired) {
-        TRACE("request %d on '%.20s' not answered after a fault (known bug)\n", c->req.op,
-              c->req.queue ? c->req.queue : "");
-        c->orphan = true;
-        c->req.status = SL_ESTORAGE; /* for the caller; the store overwrites it when done */
-        return c;
-    }
     CHECK(c->calls == 1, "request %d on '%s' answered %d times within %d ms", c->req.op,
           c->req.queue ? c->req.queue : "", c->calls, AWAIT_MS);
     TRACE("request %d on '%.20s' group '%s': %s\n", c->req.op, c->req.queue ? c->req.queue : "",
@@ -764,52 +732,12 @@ static bool ok_or_storage(int status)
     return status == 0 || (status == SL_ESTORAGE && fs.kind != 0);
 }
 
-/* Known bug (opening comment): recovery sorts a NULL array for a queue directory that holds no
- * segment file. Gives every such directory an empty segment 0, which recovery removes at once as
- * a segment whose creation was cut short. */
-static void pad_empty_queue_dirs(void)
-{
-    if (strict)
-        return;
-    char qroot[300];
-    snprintf(qroot, sizeof qroot, "%s/queues", B.dir);
-    DIR *dq = opendir(qroot);
-    struct dirent *qe;
-    while (dq && (qe = readdir(dq)) != NULL) {
-        if (!engine_name_valid(qe->d_name, strlen(qe->d_name)))
-            continue; /* not a queue: recovery skips it */
-        char qdir[700];
-        path_fmt(qdir, sizeof qdir, qroot, qe->d_name, NULL);
-        DIR *ds = opendir(qdir);
-        struct dirent *se;
-        bool any = false;
-        while (ds && (se = readdir(ds)) != NULL)
-            any = any || canonical_seg(se->d_name);
-        if (ds)
-            closedir(ds);
-        if (ds && !any) {
-            char path[800];
-            path_fmt(path, sizeof path, qdir, "0000000000000000.seg", NULL);
-            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-            if (fd >= 0)
-                close(fd);
-            TRACE("known bug: %s has no segment file, gave it an empty one\n", qdir);
-        }
-    }
-    if (dq)
-        closedir(dq);
-}
-
 static void store_start(void)
 {
-    pad_empty_queue_dirs();
     CHECK(uv_loop_init(&S.loop) == 0, "uv_loop_init");
     int err = store_open(&S.cfg, &S.loop, &S.store);
     CHECK(err == 0 && S.store != NULL, "store_open of %s failed: %s", B.dir, err_text(err));
     uv_timer_init(&S.loop, &S.guard);
-    if (!strict) /* known bug (no_retention): expiries due now go before any publish */
-        for (int i = 0; i < 3; i++)
-            uv_run(&S.loop, UV_RUN_NOWAIT);
 }
 
 static void store_stop(void)
@@ -824,9 +752,8 @@ static void store_stop(void)
     }
     CHECK(uv_loop_close(&S.loop) == 0, "uv_loop_close: handles left open after store_close");
     calls_free();
-    /* known bug (opening comment): rotation leaves the old segment's descriptor open */
-    int open_files = data_fds(strict);
-    CHECK(open_files == 0 || !strict,
+    int open_files = data_fds();
+    CHECK(open_files == 0,
           "%d file descriptors into the data directory are open after store_close()", open_files);
 }
 
@@ -1462,9 +1389,9 @@ static void dump_log(void)
         fclose(f);
 }
 
-/* The number of file descriptors open on files in the input's data directory, each printed when
- * print is set: after store_close() there must be none. */
-static int data_fds(bool print)
+/* The number of file descriptors open on files in the input's data directory, each printed:
+ * after store_close() there must be none. */
+static int data_fds(void)
 {
     int n = 0;
     DIR *d = opendir("/proc/self/fd");
@@ -1480,8 +1407,7 @@ static int data_fds(bool print)
         if (strncmp(to, B.dir, dlen) != 0 || to[dlen] != '/')
             continue;
         n++;
-        if (print)
-            fprintf(stderr, "  fd %s -> %s\n", e->d_name, to);
+        fprintf(stderr, "  fd %s -> %s\n", e->d_name, to);
     }
     if (d)
         closedir(d);
@@ -1549,12 +1475,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     S.cfg.fsync_interval_ms = 5;
     S.cfg.segment_bytes = seg_bytes[(c >> 2) & 7];
     S.cfg.engine.max_queues = 100;
-    S.cfg.engine.defaults =
-        (engine_settings_t){.visibility_ms = 30000,
-                            .max_attempts = (c & 32) ? 1 : 10,
-                            .max_in_flight_per_key = 1,
-                            .max_messages = (c & 128) && !no_retention() ? 2 : 0,
-                            .dedup_ms = (c & 64) ? 0 : 300000};
+    S.cfg.engine.defaults = (engine_settings_t){.visibility_ms = 30000,
+                                                .max_attempts = (c & 32) ? 1 : 10,
+                                                .max_in_flight_per_key = 1,
+                                                .max_messages = (c & 128) ? 2 : 0,
+                                                .dedup_ms = (c & 64) ? 0 : 300000};
     uint8_t f = R.h[H_FAULT];
     fs.kind = (f & 3) == 0 || (f & 0x80) ? 0 : f & 3; /* most runs have none */
     fs.repeat = (f & 4) != 0;
@@ -1565,7 +1490,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nfiles0 = 0;
     memset(purge_max, 0, sizeof purge_max);
     memset(nnotes, 0, sizeof nnotes);
-    pad_empty_queue_dirs();
     each_segment(remember_file);
     session_one();
     bool lost_ok = fs.fired && fs.repeat; /* what the full disk refused at close is lost */

@@ -28,15 +28,18 @@
  * few live messages, they are compacted: the live messages' current state is written as records
  * to a new file that atomically replaces the last of them (rename), and the others are deleted.
  * Every record states an absolute fact, so replaying the old segments before the compacted one,
- * or records written after the compaction's snapshot again, changes nothing.
+ * or records written after the compaction's snapshot again, changes nothing. Segment numbers never
+ * wrap (the next file must sort after every other): ffffffffffffffff.seg is never rotated away
+ * from, and when it cannot be appended to at start it is moved aside (top_segment_free()).
  *
  * Failure. A write or fdatasync that fails (disk full, I/O error) fails its whole batch: every
  * file of the batch is cut back to its size before it (so no half-written record stays), the
- * requests waiting on it get 503 storage_unavailable, and the store turns *degraded*: requests
+ * requests waiting on it get 503 storage_unavailable, and so do those waiting for the batch after
+ * it (which is not built while the failed one is retried). The store turns *degraded*: requests
  * that would change state are refused at once, reads and leases go on, and the failed batch is
  * retried every half second until it goes through, which ends the degraded state by itself.
- * What a failed request did in memory stays (it will be written by the retry): a publish answered
- * 503 may still be delivered — at least once — but one answered 201 is never lost.
+ * What a failed request did in memory stays (written by the retry or the batch after it): a publish
+ * answered 503 may still be delivered — at least once — but one answered 201 is never lost.
  *
  * Recovery. At start every segment is scanned: checksums verified, a torn tail at the end of
  * the last segment cut off, damage elsewhere reported (file, offset, length: in the log and in
@@ -392,8 +395,10 @@ static void j_publish(void *ctx, void **qdata, const msg_t *m, int64_t deliver_a
     if (q == NULL)
         return;
     fseg_t *seg = &q->segs[q->nsegs - 1];
+    /* the last possible segment number is never rotated away from (numbers never wrap: the
+     * next file would sort first); that segment just grows */
     if (q->rotate_at == FILE_NONE && !q->fresh && seg->bytes + q->buf.len >= s->segment_bytes &&
-        seg->published > 0) {
+        seg->published > 0 && seg->seq != UINT64_MAX) {
         /* start a new segment with this record; its header and checkpoint go in at the flush */
         q->rotate_at = q->buf.len;
         seg = seg_push(q, seg->seq + 1);
@@ -682,7 +687,11 @@ static void job_fill(store_file_t *s, fq_t *q, fjob_t *job)
         }
     } else {
         buf_append(d, q->buf.data, q->rotate_at);
-        q->segs[q->nsegs - 2].bytes += d->len;
+        /* the segment rotated away from is gone when its last message went in this same loop
+         * iteration (retention, an expiry): its records are still written, to a file deleted
+         * with this batch, and there is no count to keep */
+        if (q->nsegs > 1)
+            q->segs[q->nsegs - 2].bytes += d->len;
         job->rotate_at = d->len;
         job->new_seq = active->seq;
         qlog_put_header(d, active->seq, q->salt);
@@ -1025,7 +1034,10 @@ static void on_done(uv_async_t *h)
                     "works again.",
                     s->dir, strerror(b->err));
         s->degraded = true;
-        waits_settle(s, b->seq, SL_ESTORAGE);
+        /* every waiting change is answered now, those of later batches too: no batch is built
+         * while this one is retried, however long the failure lasts. What they did in memory
+         * stays and is written once storage works again, as for the failed batch's own. */
+        waits_settle(s, UINT64_MAX, SL_ESTORAGE);
         s->failed = b;
         uv_timer_start(&s->retry, on_retry, FILE_RETRY_MS, 0);
         return;
@@ -1700,6 +1712,34 @@ static bool seg_name(const char *name, uint64_t *seq)
     return seg_name_n(name, strlen(name), seq);
 }
 
+/* Segment numbers never wrap: a new segment must sort after every other one, and after
+ * ffffffffffffffff.seg there is no such name. When that newest segment cannot be appended to, it
+ * is moved aside under a name that is not a segment's (its bytes are kept for the operator), so
+ * that the new segment can take its number. Returns that number; if the move fails (logged), the
+ * new segment's creation fails with EEXIST and the store stays degraded until the file is moved
+ * by hand. */
+static uint64_t top_segment_free(fq_t *q)
+{
+    char *path = seg_path(q, UINT64_MAX, ""), *aside = seg_path(q, UINT64_MAX, ".unusable");
+    /* one atomic rename: a crash leaves the file under one of its two names. NOREPLACE: a file
+     * moved aside earlier is never overwritten (then nothing moves, and the store degrades). */
+    if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) == 0) {
+        log_msg(LOG_ERROR,
+                "%s: the last possible segment number cannot be appended to; moved aside to %s "
+                "so that a new segment can take its number.",
+                path, aside);
+        (void)dir_sync(q->dir);   /* best effort: the new segment's creation syncs it again */
+    } else if (errno != ENOENT) { /* ENOENT: recovery removed it (an incomplete segment) */
+        log_errno(LOG_ERROR,
+                  "%s is the last possible segment number and cannot be appended to, nor moved "
+                  "aside to %s; the queue cannot be written until it is moved away",
+                  path, aside);
+    }
+    sl_free(path);
+    sl_free(aside);
+    return UINT64_MAX;
+}
+
 /* Replays the log of the queue in directory q->dir and restores it into the engine. */
 static void recover_queue(store_file_t *s, fq_t *q)
 {
@@ -1726,7 +1766,8 @@ static void recover_queue(store_file_t *s, fq_t *q)
     }
     if (dh)
         closedir(dh);
-    qsort(seqs, n, sizeof *seqs, cmp_seq);
+    if (n > 1) /* seqs is NULL when a failed first write left the directory without a segment */
+        qsort(seqs, n, sizeof *seqs, cmp_seq);
 
     rq_t r;
     memset(&r, 0, sizeof r);
@@ -1736,7 +1777,10 @@ static void recover_queue(store_file_t *s, fq_t *q)
     for (size_t i = 0; i < n; i++)
         scan_segment(&r, seqs[i], i + 1 == n);
     if (q->fd < 0) { /* no usable segment to append to: start a new one */
-        seg_push(q, n ? seqs[n - 1] + 1 : 1);
+        uint64_t seq = n ? seqs[n - 1] + 1 : 1;
+        if (n && seqs[n - 1] == UINT64_MAX)
+            seq = top_segment_free(q);
+        seg_push(q, seq);
         q->fresh = true;
         mark_dirty(q);
     }
@@ -1948,19 +1992,26 @@ static void file_eng_closed(store_eng_t *se)
     file_handle_closed((uv_handle_t *)&SL_CONTAINER_OF(se, store_file_t, se)->done);
 }
 
-/* Writes everything still pending, synchronously: the loop is stopping. */
+/* Writes everything still pending, synchronously: the loop is stopping. The changes still
+ * waiting are answered with their batch's outcome; once one batch failed, every later one is
+ * answered 503 too (what they build on may be lost), and so is a change whose records could not
+ * be put in a batch at all. */
 static void flush_all(store_file_t *s)
 {
+    int err = 0;
     for (int round = 0; round < 3; round++) {
         if (s->failed) { /* one last try of a failed batch */
             fbatch_t *b = s->failed;
             s->failed = NULL;
             batch_run(s, b);
-            if (b->err)
+            if (b->err) {
                 log_msg(LOG_ERROR,
                         "Storage still failing at shutdown (%s): the last changes "
                         "are lost.",
                         strerror(b->err));
+                err = SL_ESTORAGE;
+            }
+            waits_settle(s, b->seq, err);
             batch_free(b);
         }
         if (list_empty(&s->dirty))
@@ -1969,11 +2020,14 @@ static void flush_all(store_file_t *s)
         fbatch_t *b = batch_build(s); /* the thread is stopped: run it here */
         b->sync = true;
         batch_run(s, b);
-        if (b->err)
+        if (b->err) {
             log_msg(LOG_ERROR, "Storage write failed at shutdown: %s.", strerror(b->err));
+            err = SL_ESTORAGE;
+        }
+        waits_settle(s, b->seq, err);
         batch_free(b);
     }
-    waits_settle(s, UINT64_MAX, 0);
+    waits_settle(s, UINT64_MAX, err || !list_empty(&s->dirty) ? SL_ESTORAGE : 0);
 }
 
 static void file_close(store_t *base)
