@@ -178,6 +178,7 @@ struct queue {
     list_t idem_fifo;
     uint64_t messages, bytes, delayed;
     uint64_t published, acked, expired, dropped, dead_lettered;
+    uint64_t nahead; /* entries in its groups' `ahead` tables: 0 unless restored */
     int64_t created_at;
 };
 
@@ -407,6 +408,30 @@ static void group_wake_all(engine_t *e, group_t *g, int status)
 
 /* ---------------------------------------------------------------- leaving the queue */
 
+static void ahead_free(ahead_t *a)
+{
+    sl_free(a->last_error);
+    sl_free(a->hist);
+    sl_free(a);
+}
+
+/* Records a, the restored state of a message past g's cursor (g's table takes it). */
+static void ahead_put(group_t *g, ahead_t *a)
+{
+    hmap_add(&g->ahead, &a->id, sizeof a->id, a);
+    g->q->nahead++;
+}
+
+/* Removes and returns g's restored state of m (the caller frees it with ahead_free()), or NULL
+ * when g has none. */
+static ahead_t *ahead_take(group_t *g, const msg_t *m)
+{
+    ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
+    if (a)
+        g->q->nahead--;
+    return a;
+}
+
 /* Takes m out of q for good: ring slot or delay heap, expiry heap, counters; drops the queue's
  * reference. Every group must already be finished with it. */
 static void msg_remove(engine_t *e, queue_t *q, msg_t *m)
@@ -418,6 +443,18 @@ static void msg_remove(engine_t *e, queue_t *q, msg_t *m)
     } else {
         if (m->flags & MSG_EXT)
             heap_remove(&q->ttlq, &msg_ext(m)->tmr);
+        /* A group that finished m out of order before a restart says so in `ahead` until its
+         * cursor gets there; m leaving first (the other groups finished it, or it was dropped)
+         * takes those entries with it, or they would outlive m and trip group_destroy(). Only
+         * finished entries can be left: any other state still counts in m->pending. The
+         * counter keeps this loop out of a server that never restored. */
+        for (uint32_t i = 0; q->nahead > 0 && i < q->ngroups; i++) {
+            ahead_t *a = m->vseq >= q->groups[i]->cursor ? ahead_take(q->groups[i], m) : NULL;
+            if (a) {
+                sl_assert(a->finished);
+                ahead_free(a);
+            }
+        }
         ring_clear(q, m);
     }
     m->flags |= MSG_GONE;
@@ -702,26 +739,21 @@ static queue_t *queue_get(engine_t *e, const char *name, bool *created, int *err
     return q;
 }
 
-static void ahead_free(ahead_t *a)
-{
-    sl_free(a->last_error);
-    sl_free(a->hist);
-    sl_free(a);
-}
+static struct hist *hist_restore(const engine_gstate_t *st, uint8_t *nhist, bool *damaged);
+static int64_t restore_time(int64_t t, bool *damaged);
 
-static struct hist *hist_restore(const engine_gstate_t *st, uint8_t *nhist);
-
-/* A restored state for message id: finished when st is NULL, else its attempts and history. */
-static ahead_t *ahead_new(uint64_t id, const engine_gstate_t *st)
+/* A restored state for message id: finished when st is NULL, else its attempts and history.
+ * *damaged is set when st had to be mended (see engine_restore_message()). */
+static ahead_t *ahead_new(uint64_t id, const engine_gstate_t *st, bool *damaged)
 {
     ahead_t *a = sl_calloc(1, sizeof *a);
     a->id = id;
     a->finished = st == NULL;
     if (st) {
         a->attempts = st->attempts;
-        a->visible_at = st->visible_at;
+        a->visible_at = restore_time(st->visible_at, damaged);
         a->last_error = st->last_error ? sl_strndup(st->last_error, ENGINE_ERROR_MAX) : NULL;
-        a->hist = hist_restore(st, &a->nhist);
+        a->hist = hist_restore(st, &a->nhist, damaged);
     }
     return a;
 }
@@ -740,7 +772,7 @@ static void msg_drop(engine_t *e, queue_t *q, msg_t *m, uint64_t *counter, int r
             if (!group_wants(g, m))
                 continue;
             if (m->vseq >= g->cursor) {
-                ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
+                ahead_t *a = ahead_take(g, m);
                 bool finished = a && a->finished;
                 if (a)
                     ahead_free(a);
@@ -962,7 +994,7 @@ static void group_destroy(engine_t *e, group_t *g, int status)
         msg_t *m = ring_get(q, v);
         if (m == NULL || !group_wants(g, m))
             continue;
-        ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
+        ahead_t *a = ahead_take(g, m);
         bool finished = a && a->finished;
         if (a)
             ahead_free(a);
@@ -1051,7 +1083,7 @@ static dlv_t *group_next(engine_t *e, group_t *g)
             msg_drop(e, q, m, &q->expired, ENGINE_DROP_EXPIRED, false);
             continue;
         }
-        ahead_t *a = g->ahead.len ? hmap_remove(&g->ahead, &m->id, sizeof m->id) : NULL;
+        ahead_t *a = ahead_take(g, m);
         g->cursor++;
         if (a && a->finished) { /* done before a restart, out of order */
             ahead_free(a);
@@ -1960,6 +1992,33 @@ void engine_set_journal(engine_t *e, const engine_journal_t *j)
     e->journaling = j != NULL;
 }
 
+/* The latest time a restore keeps: the end of year 9999, the last that dur_format_time() writes
+ * in four digits. Times in 0..ENGINE_TIME_MAX plus durations of at most DUR_MAX_MS cannot
+ * overflow, which is all the engine's arithmetic on them needs. */
+#define ENGINE_TIME_MAX 253402300799999LL
+
+/* A time read from a log, brought into 0..ENGINE_TIME_MAX. Only damage or a clock far off writes
+ * anything else. A time before the epoch becomes 0, which for a deadline (delay, expiry, retry)
+ * means none: a damaged deadline may deliver a message early, never lose it. *damaged is set when
+ * t changes. */
+static int64_t restore_time(int64_t t, bool *damaged)
+{
+    int64_t c = t < 0 ? 0 : t > ENGINE_TIME_MAX ? ENGINE_TIME_MAX : t;
+    if (c != t)
+        *damaged = true;
+    return c;
+}
+
+/* A duration setting read from a log, brought into 0..DUR_MAX_MS, the range the API and the
+ * configuration accept. *damaged is set when ms changes. */
+static int64_t restore_dur(int64_t ms, bool *damaged)
+{
+    int64_t c = ms < 0 ? 0 : ms > DUR_MAX_MS ? DUR_MAX_MS : ms;
+    if (c != ms)
+        *damaged = true;
+    return c;
+}
+
 int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info_t *info)
 {
     if (!engine_name_valid(queue, strlen(queue)))
@@ -1968,11 +2027,23 @@ int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info
     queue_t *q = queue_find(e, queue);
     if (q == NULL)
         q = queue_new(e, queue);
+    bool damaged = false;
     q->set = info->settings;
+    q->set.visibility_ms = restore_dur(q->set.visibility_ms, &damaged);
+    q->set.max_age_ms = restore_dur(q->set.max_age_ms, &damaged);
+    q->set.dedup_ms = restore_dur(q->set.dedup_ms, &damaged);
+    if (q->set.max_in_flight_per_key == 0) { /* refused by the API: no keyed message would go */
+        q->set.max_in_flight_per_key = 1;
+        damaged = true;
+    }
     q->dlq_auto = info->dlq_auto;
     if (q->dlq_auto)
         settings_default_dlq(&q->set, q->name);
-    q->created_at = info->created_at;
+    q->created_at = restore_time(info->created_at, &damaged);
+    if (damaged)
+        log_msg(LOG_WARN,
+                "Queue '%s': settings or times out of range in its log were brought into range.",
+                q->name);
     if (info->last_id > q->last_id)
         q->last_id = info->last_id;
     q->published = info->published;
@@ -2008,7 +2079,11 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
     if (q->next_gid <= gi->gid)
         q->next_gid = gi->gid + 1;
     g->start_id = gi->start_id;
-    g->created_at = gi->created_at;
+    bool damaged = false;
+    g->created_at = restore_time(gi->created_at, &damaged);
+    if (damaged)
+        log_msg(LOG_WARN, "Queue '%s': group '%s' has a creation time out of range in its log.",
+                q->name, g->name);
     return 0;
 }
 
@@ -2026,19 +2101,30 @@ void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid)
     }
 }
 
-/* Builds the failure-history ring of a restored state, indexed as dlv_record() indexes it. */
-static struct hist *hist_restore(const engine_gstate_t *st, uint8_t *nhist)
+/* Builds the failure-history ring of a restored state, indexed as dlv_record() indexes it. The
+ * history is a run of the newest failures, so a failure whose event is not one of
+ * hist_event_names (only damage writes one) ends it: it and the older ones are left out, and
+ * *damaged is set. */
+static struct hist *hist_restore(const engine_gstate_t *st, uint8_t *nhist, bool *damaged)
 {
     *nhist = 0;
-    if (st->nfail == 0 || st->attempts == 0)
+    size_t nfail = st->nfail > ENGINE_HISTORY_MAX ? ENGINE_HISTORY_MAX : st->nfail;
+    size_t n = nfail > st->attempts ? st->attempts : nfail;
+    for (size_t k = 0; k < n; k++) {
+        int ev = st->fail[nfail - 1 - k].event;
+        if (ev < 0 || ev >= (int)SL_ARRAY_LEN(hist_event_names)) {
+            *damaged = true;
+            n = k;
+        }
+    }
+    if (n == 0)
         return NULL;
     struct hist *h = sl_calloc(ENGINE_HISTORY_MAX, sizeof *h);
-    size_t n = st->nfail > st->attempts ? st->attempts : st->nfail;
     for (size_t k = 0; k < n; k++) {
-        const engine_failure_t *f = &st->fail[st->nfail - n + k];
+        const engine_failure_t *f = &st->fail[nfail - n + k];
         uint32_t attempt = st->attempts - (uint32_t)n + 1 + (uint32_t)k;
         struct hist *x = &h[(attempt - 1) % ENGINE_HISTORY_MAX];
-        x->at = f->at;
+        x->at = restore_time(f->at, damaged);
         x->event = (uint8_t)f->event;
         snprintf(x->error, sizeof x->error, "%s", f->error ? f->error : "");
     }
@@ -2060,8 +2146,24 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
     }
     engine_begin(e);
     q->restored_id = m->id;
-    if (m->id > q->last_id)
+    if (m->id > q->last_id) /* even a message refused below: its id stays used */
         q->last_id = m->id;
+    if (!msg_attrs_valid(m)) { /* dead-lettering or formatting it would trip msg_attrs_next() */
+        log_msg(LOG_WARN,
+                "Queue '%s': message %llu has damaged attributes in its log; it is left out.",
+                q->name, (unsigned long long)m->id);
+        msg_unref(m);
+        return SL_EPARAM;
+    }
+    bool damaged = false;
+    uint64_t id = m->id; /* m may be gone at the end */
+    if (m->published_at < 0) {
+        m->published_at = 0;
+        damaged = true;
+    }
+    if (msg_ext(m))
+        msg_ext(m)->expires_at = restore_time(msg_ext(m)->expires_at, &damaged);
+    deliver_at = restore_time(deliver_at, &damaged);
     if (deliver_at > e->now)
         m = msg_with_ext(m); /* the caller normally built it with one */
     m->flags &= MSG_EXT;
@@ -2072,7 +2174,7 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
         q->delayed++;
         heap_set(&q->delayq, &msg_ext(m)->tmr, deliver_at);
         queue_rearm(e, q);
-        return 0;
+        goto out;
     }
     ring_push(q, m);
     m->pending = 0;
@@ -2086,20 +2188,28 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
                 st = &gs[k];
         /* The cursor moves over a contiguous run of messages the group is done with or that
          * failed before; the first message it must still deliver stops it, and what follows
-         * that one waits in `ahead` until the cursor gets there. */
+         * that one waits in `ahead` until the cursor gets there. Positions the group does not
+         * receive (older than a group made from=latest, another group's message) or that are
+         * empty already do not stop it, as in group_next(). */
+        while (g->ahead.len == 0 && g->cursor < m->vseq) {
+            const msg_t *o = ring_get(q, g->cursor);
+            if (o && group_wants(g, o))
+                break;
+            g->cursor++;
+        }
         bool at_cursor = g->cursor == m->vseq && g->ahead.len == 0;
         if (st && st->finished) {
             if (at_cursor)
                 g->cursor++;
             else
-                hmap_add(&g->ahead, &m->id, sizeof m->id, ahead_new(m->id, NULL));
+                ahead_put(g, ahead_new(m->id, NULL, &damaged));
             continue;
         }
         m->pending++;
         g->pending++;
         if (st == NULL || st->attempts == 0)
             continue;
-        ahead_t *a = ahead_new(m->id, st);
+        ahead_t *a = ahead_new(m->id, st, &damaged);
         if (at_cursor) {
             g->cursor++;
             lane_t *l = m->key_len ? lane_get(g, m) : NULL;
@@ -2108,16 +2218,22 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
             if (d->state == DLV_RETRY)
                 list_push(&g->retry, &d->link);
         } else {
-            hmap_add(&g->ahead, &m->id, sizeof m->id, a);
+            ahead_put(g, a);
         }
     }
     if (m->pending == 0) { /* every group was done with it: its finish records came later */
         msg_remove(e, q, m);
-        return 0;
+        goto out;
     }
     if (msg_expires_at(m))
         heap_set(&q->ttlq, &msg_ext(m)->tmr, msg_expires_at(m));
     queue_rearm(e, q);
+out:
+    if (damaged)
+        log_msg(LOG_WARN,
+                "Queue '%s': message %llu has times or a failure history out of range in its "
+                "log; they were brought into range.",
+                q->name, (unsigned long long)id);
     return 0;
 }
 
@@ -2128,6 +2244,12 @@ int engine_restore_idem(engine_t *e, const char *queue, const char *key, size_t 
     if (q == NULL)
         return SL_ENOQUEUE;
     engine_begin(e);
+    bool damaged = false;
+    published_at = restore_time(published_at, &damaged);
+    if (damaged)
+        log_msg(LOG_WARN,
+                "Queue '%s': the idempotency key of message %llu has a time out of range.", q->name,
+                (unsigned long long)id);
     if (len == 0 || len > ENGINE_IDEM_KEY_MAX || q->set.dedup_ms <= 0 ||
         published_at + q->set.dedup_ms <= e->now)
         return 0;

@@ -213,7 +213,11 @@ typedef struct engine_gstate {
 
 /* Restoring from a log. These rebuild state without reporting it to the journal: a queue first
  * (created without groups, or updated), then its groups, then engine_restore_done(), then its
- * messages in increasing id order. Strings are copied. */
+ * messages in increasing id order. Strings are copied. A damaged log must not make the engine
+ * misbehave, so what it hands over is checked, and mended with a warning in the log: times are
+ * brought into 0..the end of year 9999, duration settings into 0..DUR_MAX_MS, a
+ * max_in_flight_per_key of 0 becomes 1, and a failure whose event is unknown ends a message's
+ * failure history (it and older failures are left out). */
 
 /* Creates queue, or updates its settings, counters and creation time; its last id is never
  * lowered. Returns 0 or SL_ENAME. */
@@ -227,8 +231,9 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
 void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid);
 
 /* Adds message m (id, published_at, expires_at and only_group set by the caller; the reference is
- * taken) with its state in the groups gs[0..n). Returns 0, SL_ENOQUEUE, or SL_ECONFLICT when its
- * id is not above every id restored before (m is then released). */
+ * taken) with its state in the groups gs[0..n). Returns 0, SL_ENOQUEUE, SL_ECONFLICT when its id
+ * is not above every id restored before, or SL_EPARAM when its attributes do not parse (it is
+ * left out with a warning, but its id counts as used); m is released on every error. */
 int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t deliver_at,
                            const engine_gstate_t *gs, size_t n);
 

@@ -120,8 +120,9 @@ bool msg_attrs_next(const msg_t *m, size_t *pos, const char **name, size_t *nlen
     if (*pos + 1 > end)
         return false;
     size_t nl = a[*pos];
-    /* The block was built by msg_attrs_add (or read back from storage and validated), so it is
-     * well formed; the bounds checks keep a bug from becoming an overread. */
+    /* The block was built by msg_attrs_add (or read back from storage and checked with
+     * msg_attrs_valid), so it is well formed; the bounds checks keep a bug from becoming an
+     * overread. */
     sl_assert(*pos + 1 + nl + 2 <= end);
     *name = (const char *)a + *pos + 1;
     *nlen = nl;
@@ -130,6 +131,22 @@ bool msg_attrs_next(const msg_t *m, size_t *pos, const char **name, size_t *nlen
     *value = (const char *)a + *pos + 3 + nl;
     *vlen = vl;
     *pos += 3 + nl + vl;
+    return true;
+}
+
+bool msg_attrs_valid(const msg_t *m)
+{
+    const unsigned char *a = msg_attrs(m);
+    size_t pos = 0, end = m->attrs_len;
+    while (pos < end) {
+        size_t nl = a[pos];
+        if (end - pos < 3 + nl)
+            return false;
+        size_t vl = a[pos + 1 + nl] | (size_t)a[pos + 2 + nl] << 8;
+        if (end - pos - 3 - nl < vl)
+            return false;
+        pos += 3 + nl + vl;
+    }
     return true;
 }
 

@@ -154,6 +154,11 @@ int msg_attrs_add(msg_attrs_buf_t *b, const char *name, size_t nlen, const char 
 bool msg_attrs_next(const msg_t *m, size_t *pos, const char **name, size_t *nlen,
                     const char **value, size_t *vlen);
 
+/* Whether m's attribute bytes are a whole number of well-formed [u8 name_len][name][u16
+ * value_len][value] entries, as msg_attrs_next() requires. For messages read back from storage,
+ * where damage must be refused before anything iterates over them. */
+bool msg_attrs_valid(const msg_t *m);
+
 /* Finds attribute name; returns its value (borrowed, not NUL terminated) and length, or NULL. */
 const char *msg_attr_find(const msg_t *m, const char *name, size_t *vlen);
 

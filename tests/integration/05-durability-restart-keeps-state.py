@@ -339,3 +339,34 @@ def test_popped_messages_never_come_back_after_a_crash(sluice, restart):
         back = [x["id"] for x in srv.peek("p", limit=100)["messages"]]
         assert back == [], (f"round {i}: popped message(s) {back} are in the queue again after "
                             f"a crash right after the pop reply")
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("out_of_order", ["default", "audit"])
+def test_acks_out_of_order_then_the_other_groups_acks_leave_nothing_behind(sluice, restart, how,
+                                                                            out_of_order):
+    """One group acks 2 and 3 but not 1; after the restart the other group acks all three, so 2
+    and 3 leave the queue before the first group gets back to them. Its record of them must go
+    with them: deleting the group or the queue, and the shutdown, used to fail an assertion."""
+    other = "audit" if out_of_order == "default" else "default"
+    sluice.put_queue("two", status=201)
+    sluice.put_group("two", "audit", status=201)
+    sluice.publish_many("two", [b"1", b"2", b"3"])
+    msgs = sluice.lease("two", group=out_of_order, max=3)
+    assert bodies(msgs) == [b"1", b"2", b"3"]
+    sluice.ack("two", [m["receipt"] for m in msgs[1:]])
+
+    srv = restart(sluice, how)
+    msgs = srv.lease("two", group=other, max=10)
+    assert bodies(msgs) == [b"1", b"2", b"3"]
+    srv.ack("two", [m["receipt"] for m in msgs])
+    assert srv.queue("two")["messages"] == 1
+    msgs = srv.lease("two", group=out_of_order, max=10)
+    assert bodies(msgs) == [b"1"]  # the lease held at the restart; 2 and 3 stay acked
+    srv.ack("two", [msgs[0]["receipt"]])
+    assert srv.queue("two")["messages"] == 0
+    r = srv.delete("/v1/queues/two/groups/audit")
+    assert r.status_code == 200, r.text
+    r = srv.delete("/v1/queues/two")
+    assert r.status_code == 200, r.text
+    assert srv.stop() == 0, srv.stderr()

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "dur.h"
 #include "engine.h"
 #include "msg.h"
 #include "pool.h"
@@ -3219,6 +3220,167 @@ START_TEST(test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers)
 }
 END_TEST
 
+/* Restores queue "jobs" (default settings but s) with groups default (id 1) and audit (id 2),
+ * as a log would, ready for messages. */
+static void restore_jobs(engine_t *e, const engine_settings_t *s)
+{
+    engine_queue_info_t info;
+    memset(&info, 0, sizeof info);
+    info.settings = *s;
+    info.dlq_auto = true; /* jobs.dlq */
+    info.created_at = T0;
+    ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
+    engine_group_info_t g;
+    memset(&g, 0, sizeof g);
+    g.name = "default";
+    g.gid = 1;
+    ck_assert_int_eq(engine_restore_group(e, "jobs", &g), 0);
+    g.name = "audit";
+    g.gid = 2;
+    ck_assert_int_eq(engine_restore_group(e, "jobs", &g), 0);
+    engine_restore_done(e, "jobs");
+}
+
+/* Restores message id of "jobs" with body text, finished by group gid (0: by none). */
+static void restore_text(engine_t *e, uint64_t id, const char *text, uint32_t finished_by)
+{
+    msg_t *m = make_msg(text, NULL);
+    m->id = id;
+    m->published_at = T0;
+    engine_gstate_t st;
+    memset(&st, 0, sizeof st);
+    st.gid = finished_by;
+    st.finished = true;
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, 0, &st, finished_by ? 1 : 0), 0);
+}
+
+START_TEST(test_engine_restored_out_of_order_ack_is_forgotten_when_the_message_goes)
+{
+    /* before a restart: default acked 2 but not 1; audit acked nothing */
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    restore_jobs(e, &s);
+    restore_text(e, 1, "one", 0);
+    restore_text(e, 2, "two", 1);
+    ck_assert_uint_eq(ginfo(e, "jobs", "default").lag, 1);
+    ck_assert_uint_eq(ginfo(e, "jobs", "audit").lag, 2);
+    /* audit finishes both: 2 leaves the queue before default's cursor reaches it */
+    for (int i = 0; i < 2; i++)
+        ack_ok(e, "jobs", take(e, "jobs", "audit").receipt);
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 1);
+    got_t g = take(e, "jobs", "default");
+    ck_assert_uint_eq(g.id, 1);
+    take_none(e, "jobs", "default");
+    ack_ok(e, "jobs", g.receipt);
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 0);
+    ck_assert_int_eq(engine_group_delete(e, "jobs", "audit"), 0);
+    ck_assert_int_eq(engine_queue_delete(e, "jobs"), 0);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_restored_out_of_order_ack_is_forgotten_when_retention_drops_the_message)
+{
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    restore_jobs(e, &s);
+    /* audit (after default in the queue's groups) acked 2 and 3 before a restart, not 1 */
+    restore_text(e, 1, "one", 0);
+    restore_text(e, 2, "two", 2);
+    restore_text(e, 3, "three", 2);
+    s.max_messages = 1; /* drops 1 and 2; 3 stays for default */
+    queue_set(e, "jobs", &s, ENGINE_SET_MAX_MESSAGES);
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 1);
+    ck_assert_uint_eq(ginfo(e, "jobs", "audit").lag, 0);
+    take_none(e, "jobs", "audit");
+    ck_assert_uint_eq(take(e, "jobs", "default").id, 3);
+    ck_assert_int_eq(engine_group_delete(e, "jobs", "audit"), 0);
+    engine_free(e); /* with default's lease of 3 still there */
+}
+END_TEST
+
+START_TEST(test_engine_restore_brings_extreme_times_and_durations_into_range)
+{
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    s.visibility_ms = INT64_MAX;
+    s.dedup_ms = INT64_MAX;
+    s.max_age_ms = -1;
+    s.max_in_flight_per_key = 0;
+    restore_jobs(e, &s);
+    engine_queue_info_t qi = qinfo(e, "jobs");
+    ck_assert_int_eq(qi.settings.visibility_ms, DUR_MAX_MS);
+    ck_assert_int_eq(qi.settings.dedup_ms, DUR_MAX_MS);
+    ck_assert_int_eq(qi.settings.max_age_ms, 0);
+    ck_assert_uint_eq(qi.settings.max_in_flight_per_key, 1);
+    /* published at INT64_MAX: its key is remembered (till the end of the window), no overflow */
+    ck_assert_int_eq(engine_restore_idem(e, "jobs", "k", 1, 1, INT64_MAX), 0);
+    msg_t *m = msg_new_ext("late", 4, NULL, 0, NULL, 0);
+    m->id = 1;
+    m->published_at = T0;
+    msg_ext(m)->expires_at = INT64_MIN; /* before the epoch: taken as none */
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, INT64_MAX, NULL, 0), 0);
+    engine_peek_item_t it;
+    ck_assert_int_eq(state_of(e, "jobs", "default", 1, &it), ENGINE_DELAYED);
+    ck_assert_int_eq(it.until, INT64_C(253402300799999)); /* the end of year 9999 */
+    bool dup;
+    ck_assert_uint_eq(publish_idem(e, "jobs", "again", "k", &dup), 1);
+    ck_assert(dup);
+    ck_assert_int_lt(engine_run_timers(e), INT64_MAX);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_restore_leaves_out_a_message_whose_attributes_do_not_parse)
+{
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    restore_jobs(e, &s);
+    static const unsigned char bad[] = "\x0c"
+                                       "content-type\x0a"; /* the value's length is cut */
+    msg_t *m = msg_new("x", 1, NULL, 0, bad, sizeof bad - 1);
+    m->id = 4;
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, 0, NULL, 0), SL_EPARAM);
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 0);
+    ck_assert_uint_eq(publish_text(e, "jobs", "next"), 5); /* its id stays used */
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_restore_ends_a_failure_history_at_an_unknown_event)
+{
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    s.max_attempts = 4;
+    restore_jobs(e, &s);
+    msg_t *m = make_msg("payload", NULL);
+    m->id = 1;
+    m->published_at = T0;
+    engine_gstate_t st[2];
+    memset(st, 0, sizeof st);
+    st[0].gid = 1;
+    st[0].attempts = 3;
+    st[0].nfail = 3;
+    st[0].fail[0] = (engine_failure_t){T0 + 1, 0, ""};   /* kept: lease expired */
+    st[0].fail[1] = (engine_failure_t){T0 + 2, 33, "?"}; /* unknown: ends the history */
+    st[0].fail[2] = (engine_failure_t){T0 + 3, 1, "e3"};
+    st[1].gid = 2;
+    st[1].finished = true;
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, 0, st, 2), 0);
+    got_t g = take(e, "jobs", "default");
+    ck_assert_uint_eq(g.attempts, 4);
+    ck_assert_int_eq(engine_release(e, "jobs", g.receipt, 0, "e4"), 0);
+    ck_assert_uint_eq(qinfo(e, "jobs").dead_lettered, 1);
+    msg_t *d = peek_msg(e, "jobs.dlq", 1);
+    char hist[128];
+    snprintf(hist, sizeof hist, "%lld released e3\n%lld released e4", (long long)(T0 + 3),
+             (long long)T0);
+    ck_assert_str_eq(attr_str(d, "sluice-history"), hist);
+    msg_unref(d);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_group_max_attempts_overrides_the_queue_setting)
 {
     engine_t *e = new_engine(); /* the queue allows many attempts */
@@ -3329,6 +3491,12 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_engine_group_put_changes_the_limits_of_an_existing_group);
     tcase_add_test(tc, test_engine_group_max_attempts_overrides_the_queue_setting);
     tcase_add_test(tc, test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers);
+    tcase_add_test(tc, test_engine_restored_out_of_order_ack_is_forgotten_when_the_message_goes);
+    tcase_add_test(
+        tc, test_engine_restored_out_of_order_ack_is_forgotten_when_retention_drops_the_message);
+    tcase_add_test(tc, test_engine_restore_brings_extreme_times_and_durations_into_range);
+    tcase_add_test(tc, test_engine_restore_leaves_out_a_message_whose_attributes_do_not_parse);
+    tcase_add_test(tc, test_engine_restore_ends_a_failure_history_at_an_unknown_event);
     tcase_add_test(tc, test_engine_fanout_queue_keeps_messages_only_for_its_groups);
     tcase_add_test(tc, test_engine_group_meta_is_kept_and_bounded);
     tcase_add_test(tc, test_engine_group_delete_drops_its_claims_and_leases);

@@ -242,6 +242,34 @@ START_TEST(test_msg_attr_block_limit_is_msg_attrs_max_bytes)
 }
 END_TEST
 
+START_TEST(test_msg_attrs_valid_accepts_built_blocks_and_refuses_cut_ones)
+{
+    msg_attrs_buf_t b;
+    buf_init(&b);
+    ck_assert_int_eq(add(&b, "content-type", "text/plain"), 0);
+    ck_assert_int_eq(add(&b, "x", ""), 0);
+    msg_t *m = with_attrs(&b);
+    ck_assert(msg_attrs_valid(m));
+    msg_unref(m);
+    /* every cut of the block ends inside an entry, except at the entry boundary */
+    size_t first = 1 + 12 + 2 + 10;
+    for (size_t len = 0; len < b.len; len++) {
+        m = msg_new("x", 1, NULL, 0, b.buf, len);
+        ck_assert_int_eq(msg_attrs_valid(m), len == 0 || len == first);
+        msg_unref(m);
+    }
+    /* a value length running past the end */
+    static const unsigned char over[] = {1, 'a', 0xff, 0xff, 'v'};
+    m = msg_new("x", 1, NULL, 0, over, sizeof over);
+    ck_assert(!msg_attrs_valid(m));
+    msg_unref(m);
+    m = msg_new("x", 1, NULL, 0, NULL, 0);
+    ck_assert(msg_attrs_valid(m));
+    msg_unref(m);
+    msg_attrs_cleanup(&b);
+}
+END_TEST
+
 START_TEST(test_msg_attr_find_on_a_message_without_attributes_is_null)
 {
     msg_t *m = msg_new("b", 1, "key", 3, NULL, 0);
@@ -269,6 +297,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_msg_attrs_hold_sixteen_attributes_of_the_largest_size);
     tcase_add_test(tc, test_msg_attr_block_limit_is_msg_attrs_max_bytes);
     tcase_add_test(tc, test_msg_attr_find_on_a_message_without_attributes_is_null);
+    tcase_add_test(tc, test_msg_attrs_valid_accepts_built_blocks_and_refuses_cut_ones);
     suite_add_tcase(s, tc);
     return s;
 }
