@@ -2037,6 +2037,13 @@ int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info
         damaged = true;
     }
     q->dlq_auto = info->dlq_auto;
+    /* The API refuses a dead-letter queue that is not a queue name; a damaged log may still
+     * name one, which dead-lettering would then create (and the next start skip as no queue). */
+    if (!q->dlq_auto && q->set.dlq[0] &&
+        !engine_name_valid(q->set.dlq, strnlen(q->set.dlq, sizeof q->set.dlq))) {
+        q->dlq_auto = true;
+        damaged = true;
+    }
     if (q->dlq_auto)
         settings_default_dlq(&q->set, q->name);
     q->created_at = restore_time(info->created_at, &damaged);

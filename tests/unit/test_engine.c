@@ -3331,6 +3331,23 @@ START_TEST(test_engine_restore_brings_extreme_times_and_durations_into_range)
 }
 END_TEST
 
+START_TEST(test_engine_restore_replaces_a_dead_letter_queue_that_is_not_a_queue_name)
+{
+    /* only a damaged log holds one (the API refuses it): dead-lettering would create a queue
+     * that the next start skips, so the default, jobs.dlq, takes its place */
+    engine_t *e = new_engine();
+    engine_queue_info_t info;
+    memset(&info, 0, sizeof info);
+    info.settings = base_settings();
+    info.settings.max_attempts = 1;
+    strcpy(info.settings.dlq, "bad name");
+    info.created_at = T0;
+    ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
+    ck_assert_str_eq(qinfo(e, "jobs").settings.dlq, "jobs.dlq");
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_restore_leaves_out_a_message_whose_attributes_do_not_parse)
 {
     engine_t *e = new_engine();
@@ -3495,6 +3512,7 @@ static Suite *engine_suite(void)
     tcase_add_test(
         tc, test_engine_restored_out_of_order_ack_is_forgotten_when_retention_drops_the_message);
     tcase_add_test(tc, test_engine_restore_brings_extreme_times_and_durations_into_range);
+    tcase_add_test(tc, test_engine_restore_replaces_a_dead_letter_queue_that_is_not_a_queue_name);
     tcase_add_test(tc, test_engine_restore_leaves_out_a_message_whose_attributes_do_not_parse);
     tcase_add_test(tc, test_engine_restore_ends_a_failure_history_at_an_unknown_event);
     tcase_add_test(tc, test_engine_fanout_queue_keeps_messages_only_for_its_groups);
