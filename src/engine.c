@@ -172,7 +172,9 @@ struct queue {
     heap_t ttlq;     /* visible messages with an expiry, by expiry */
     heap_node_t tmr; /* in the engine heap at the earliest of this queue's deadlines */
     group_t **groups;
-    uint32_t ngroups, groups_cap, next_gid;
+    uint32_t ngroups, groups_cap;
+    uint64_t next_gid; /* above every group id the queue (or its log) ever used; past
+                        * UINT32_MAX when they are used up (only a damaged log does that) */
     hmap_t group_map;
     hmap_t idem;
     list_t idem_fifo;
@@ -906,7 +908,8 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name,
     g->max_in_flight = o->max_in_flight;
     g->max_attempts = o->max_attempts;
     g->meta = o->meta ? sl_strdup(o->meta) : NULL;
-    g->gid = q->next_gid++;
+    sl_assert(q->next_gid <= UINT32_MAX);
+    g->gid = (uint32_t)q->next_gid++;
     g->q = q;
     hmap_init(&g->dlvs, eq_dlv);
     hmap_init(&g->ahead, eq_ahead);
@@ -1822,7 +1825,7 @@ int engine_group_put(engine_t *e, const char *queue, const char *group,
     engine_begin(e);
     group_t *g = group_find(q, group);
     *created = g == NULL;
-    if (g == NULL && q->ngroups >= ENGINE_GROUPS_MAX) {
+    if (g == NULL && (q->ngroups >= ENGINE_GROUPS_MAX || q->next_gid > UINT32_MAX)) {
         *created = false;
         return SL_ETOOMANYGROUPS;
     }
@@ -1999,14 +2002,15 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
     bool journaling = e->journaling;
     e->journaling = false;
     engine_group_opts_t o = {false, gi->max_in_flight, gi->max_attempts, gi->meta};
+    uint64_t next_gid = q->next_gid;
+    q->next_gid = 1; /* group_create numbers it; the number is replaced just below */
     group_t *g = group_create(e, q, gi->name, &o);
     e->journaling = journaling;
-    /* group_create numbered it: put its identity and start back as they were (no message is
-     * restored yet, so nothing was counted) */
+    /* put its identity and start back as they were (no message is restored yet, so nothing was
+     * counted) */
     sl_assert(q->base == q->end);
     g->gid = gi->gid;
-    if (q->next_gid <= gi->gid)
-        q->next_gid = gi->gid + 1;
+    q->next_gid = next_gid > (uint64_t)gi->gid + 1 ? next_gid : (uint64_t)gi->gid + 1;
     g->start_id = gi->start_id;
     g->created_at = gi->created_at;
     return 0;
@@ -2024,6 +2028,13 @@ void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid)
             return;
         }
     }
+}
+
+void engine_restore_gid(engine_t *e, const char *queue, uint32_t gid)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q && q->next_gid <= gid)
+        q->next_gid = (uint64_t)gid + 1;
 }
 
 /* Builds the failure-history ring of a restored state, indexed as dlv_record() indexes it. */
@@ -2179,9 +2190,14 @@ void engine_restore_done(engine_t *e, const char *queue)
         engine_begin(e);
         JOURNAL(e, q, group_delete, g->gid);
         group_destroy(e, g, SL_ENOGROUP);
-    } else if (!queue_is_fanout(e, q) && g == NULL) {
+    } else if (!queue_is_fanout(e, q) && g == NULL && q->next_gid <= UINT32_MAX) {
         engine_begin(e);
         group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
+    } else if (!queue_is_fanout(e, q) && g == NULL) {
+        log_msg(LOG_WARN,
+                "Queue '%s': its log uses every group id; its default group cannot be "
+                "re-created.",
+                q->name);
     }
 }
 

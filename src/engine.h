@@ -226,6 +226,14 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
 /* Deletes group gid of queue if it exists. */
 void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid);
 
+/* Marks group ids up to gid of queue as used: a group created later (by a request, or by
+ * engine_restore_done()) gets a higher one. For ids that records in the log still name although no
+ * group restored has them (a deleted group's, or one whose GROUP record was lost): a new group
+ * with such an id would take those records for its own at the next restart. When gid is
+ * UINT32_MAX the queue's group ids are used up: creating a group then fails with
+ * SL_ETOOMANYGROUPS. */
+void engine_restore_gid(engine_t *e, const char *queue, uint32_t gid);
+
 /* Adds message m (id, published_at, expires_at and only_group set by the caller; the reference is
  * taken) with its state in the groups gs[0..n). Returns 0, SL_ENOQUEUE, or SL_ECONFLICT when its
  * id is not above every id restored before (m is then released). */
@@ -249,7 +257,9 @@ void engine_idem_each(engine_t *e, const char *queue, uint64_t max_id,
 void **engine_queue_jdata(engine_t *e, const char *queue);
 
 /* Ends the restore of queue's groups: gives it its default group if the log had none (a damaged
- * log), so that the messages restored next are not orphans. */
+ * log), so that the messages restored next are not orphans, with an id above every id restored or
+ * marked used (none when they are used up). The new group is not journaled: the backend logs it
+ * itself, or it would get another id at each restart. */
 void engine_restore_done(engine_t *e, const char *queue);
 
 /* Calls fn for every message of queue with an id up to max_id, with its state in each group that
@@ -383,7 +393,8 @@ typedef struct engine_group_opts {
 /* Creates group on queue with o (NULL: from the oldest message, no limits), or, when it exists,
  * changes the settings of o named in mask (none: it is left unchanged). *created tells which.
  * Returns 0, SL_ENOQUEUE, SL_ENAME, SL_EPARAM for a meta string over ENGINE_META_MAX, or
- * SL_ETOOMANYGROUPS when the queue has ENGINE_GROUPS_MAX groups already. */
+ * SL_ETOOMANYGROUPS when the queue has ENGINE_GROUPS_MAX groups already or its group ids are used
+ * up (engine_restore_gid()). */
 int engine_group_put(engine_t *e, const char *queue, const char *group,
                      const engine_group_opts_t *o, unsigned mask, bool *created);
 

@@ -43,7 +43,10 @@
  * the queue's info) with every readable record kept. The records are folded into a per-queue
  * picture (settings, groups, and per message its state in each group), which is then restored
  * into the engine in id order. Leases held at the crash are not in the log: those messages come
- * back visible, with the attempts counted by earlier failures only.
+ * back visible, with the attempts counted by earlier failures only. Ids are never handed out
+ * twice: every group id a record names counts as used (a deleted group's records stay in the log,
+ * and a new group with its id would take them for its own), and a default group that recovery
+ * has to re-create is logged at once, so it keeps its id at the next start.
  *
  * Alternatives rejected:
  * - One log for all queues: simpler to sync, but GMQ's "one file per queue" is what operators
@@ -1167,6 +1170,8 @@ typedef struct rq {
     qlog_queue_t qrec;
     bool have_qrec;
     uint64_t max_id, purge_up_to;
+    uint32_t max_gid; /* the highest group id a record names, when any_gid */
+    bool any_gid;
     hmap_t msgs;                  /* id -> msg_t */
     hmap_t states;                /* id -> rstates_t */
     struct rgroup {               /* the newest GROUP record of each group */
@@ -1269,6 +1274,34 @@ static void rq_maybe_gone(rq_t *r, uint64_t id)
     rq_forget(r, id);
 }
 
+/* Notes group id gid as used: no new group may take it while a record names it. */
+static void rq_gid(rq_t *r, uint32_t gid)
+{
+    if (!r->any_gid || gid > r->max_gid)
+        r->max_gid = gid;
+    r->any_gid = true;
+}
+
+/* Forgets the states of deleted group gid: a group that got its id later (logs written before
+ * group ids were kept unique across restarts) starts afresh, not with the deleted one's acks. */
+static void rq_forget_group(rq_t *r, uint32_t gid)
+{
+    rstates_t *rs;
+    uint32_t pos = 0;
+    while ((rs = hmap_next(&r->states, &pos)) != NULL) {
+        for (uint32_t i = 0; i < rs->n; i++) {
+            if (rs->s[i].gid != gid)
+                continue;
+            rstate_t *st = &rs->s[i];
+            sl_free(st->last_error);
+            for (int k = 0; k < ENGINE_HISTORY_MAX; k++)
+                sl_free(st->fail[k].error);
+            rs->s[i] = rs->s[--rs->n];
+            break;
+        }
+    }
+}
+
 static char *dup_n(const char *p, size_t n)
 {
     return sl_strndup(p ? p : "", n);
@@ -1318,6 +1351,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         qlog_ids_t ids;
         if ((err = qlog_get_ids(rec, &ids)))
             break;
+        rq_gid(r, ids.gid);
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
             /* counted even when the message's own record went with a deleted segment */
@@ -1335,7 +1369,10 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
     }
     case QLOG_FAIL: {
         qlog_fail_t f;
-        if ((err = qlog_get_fail(rec, &f)) || !hmap_find(&r->msgs, &f.id, sizeof f.id))
+        if ((err = qlog_get_fail(rec, &f)))
+            break;
+        rq_gid(r, f.gid);
+        if (!hmap_find(&r->msgs, &f.id, sizeof f.id))
             break;
         rstate_t *st = rq_state(r, f.id, f.gid);
         st->finished = false; /* a failed (or returned) delivery: the group has it again */
@@ -1386,6 +1423,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         qlog_group_t g;
         if ((err = qlog_get_group(rec, &g)) || g.name_len > ENGINE_NAME_MAX)
             break;
+        rq_gid(r, g.gid);
         size_t gi = 0;
         while (gi < r->ngroups && r->groups[gi].info.gid != g.gid)
             gi++;
@@ -1416,9 +1454,11 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         uint32_t gid;
         if ((err = qlog_get_u32(rec, &gid)))
             break;
+        rq_gid(r, gid); /* its id is never handed out again */
         for (size_t gi = 0; gi < r->ngroups; gi++)
             if (r->groups[gi].info.gid == gid)
                 r->groups[gi].deleted = true;
+        rq_forget_group(r, gid);
         break;
     }
     case QLOG_IDEM: {
@@ -1507,6 +1547,21 @@ static void count_live(void *ctx, const msg_t *m, int64_t deliver_at, const engi
     q->segs[q->nsegs - 1].live++;
 }
 
+/* Logs the GROUP record of the default group that engine_restore_done() gave queue q, if it did
+ * (a fresh queue's checkpoint lists it anyway). */
+static void log_new_default(store_file_t *s, fq_t *q)
+{
+    pool_t pool;
+    engine_group_info_t g;
+    pool_init(&pool);
+    if (engine_group_info(s->engine, q->name, ENGINE_DEFAULT_GROUP, &pool, &g) == 0) {
+        log_msg(LOG_WARN, "Queue '%s': its log has no default group; made one with id %u.", q->name,
+                g.gid);
+        put_group(rec_buf(q, false), &g);
+    }
+    pool_cleanup(&pool);
+}
+
 /* Puts what replay found into the engine. */
 static void rq_restore(store_file_t *s, rq_t *r)
 {
@@ -1531,10 +1586,21 @@ static void rq_restore(store_file_t *s, rq_t *r)
     }
     info.last_id = r->max_id > r->qrec.last_id ? r->max_id : r->qrec.last_id;
     engine_restore_queue(s->engine, q->name, &info);
-    for (size_t gi = 0; gi < r->ngroups; gi++)
-        if (!r->groups[gi].deleted)
-            engine_restore_group(s->engine, q->name, &r->groups[gi].info);
+    bool had_default = false;
+    for (size_t gi = 0; gi < r->ngroups; gi++) {
+        if (r->groups[gi].deleted)
+            continue;
+        engine_restore_group(s->engine, q->name, &r->groups[gi].info);
+        had_default = had_default || strcmp(r->groups[gi].name, ENGINE_DEFAULT_GROUP) == 0;
+    }
+    /* Ids of deleted groups, and ids that FINISH and FAIL records name without a GROUP record,
+     * stay used: a new group with one would take those records for its own at the next start. */
+    if (r->any_gid)
+        engine_restore_gid(s->engine, q->name, r->max_gid);
     engine_restore_done(s->engine, q->name); /* a default group even if the log lost it */
+    *engine_queue_jdata(s->engine, q->name) = q;
+    if (!had_default && !q->fresh)
+        log_new_default(s, q); /* its id must be the same at the next start */
     size_t n = 0;
     msg_t **all = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *all), *m;
     uint32_t pos = 0;
@@ -1577,7 +1643,6 @@ static void rq_restore(store_file_t *s, rq_t *r)
         engine_restore_idem(s->engine, q->name, r->idem[i].key, r->idem[i].len, r->idem[i].id,
                             r->idem[i].published_at);
     engine_export(s->engine, q->name, UINT64_MAX, count_live, q);
-    *engine_queue_jdata(s->engine, q->name) = q;
 }
 
 static void rq_cleanup(rq_t *r)
