@@ -63,9 +63,6 @@
  *     are removed; deleting the queue or the group, or the store's close, then fails an
  *     assertion (one_group);
  *   - times at INT64_MAX or INT64_MIN in the log overflow the engine's arithmetic (extreme);
- *   - ids at UINT64_MAX wrap to 0 (pick_id); a purge's up_to is not taken as handed out, so
- *     after damage that left a PURGE readable but not the records before it, new messages get
- *     purged ids and are dropped at the next restart (purge_gap);
  *   - attribute bytes that do not parse reach an assertion when the message is dead-lettered,
  *     and a FAIL record's unknown event indexes past a table (put_publish, put_record);
  *   - the segment after ffffffffffffffff.seg is 0000000000000000.seg (seg_begin);
@@ -394,8 +391,8 @@ static uint64_t pick_id(rd_t *r, int qi)
         return last > (uint64_t)(b >> 2) ? last - (b >> 2) : 1;
     case 2:
         return 1 + (b >> 2) % 8;
-    default: /* known bug (opening comment): ids at the top wrap around to 0 */
-        return (b & 4) ? (strict ? UINT64_MAX : 1ull << 62) - (b >> 3) : (uint64_t)(b >> 2);
+    default: /* at the top of the id space too */
+        return (b & 4) ? UINT64_MAX - (b >> 3) : (uint64_t)(b >> 2);
     }
 }
 
@@ -512,7 +509,7 @@ static void put_record(rd_t *r, seg_t *s, int type)
         break;
     }
     case QLOG_GROUP: {
-        uint64_t starts[4] = {0, 1, 0, strict ? UINT64_MAX : 1ull << 62};
+        static const uint64_t starts[4] = {0, 1, 0, UINT64_MAX};
         uint8_t a = u8(r);
         const char *name = one_group() ? "default" : gnames[(a >> 3) % 6];
         qlog_group_t g = {.gid = one_group() ? 1 : gids[a & 7],
@@ -957,20 +954,40 @@ static struct {
     bool keep; /* nothing may remove it: no TTL, retention, purge, delete or dead letter */
     uint64_t maxid[NQN]; /* largest id published to each queue */
     bool deleted[NQN];
-    uint64_t total1;     /* messages at the end of the first session */
-    bool purge_gap[NQN]; /* known bug: a purge above the queue's last id */
+    uint64_t total1; /* messages at the end of the first session */
 } R;
 
-static snap_t S1;               /* the queues at the end of the first session */
-static uint64_t purge_max[NQN]; /* the largest readable PURGE up_to of each queue's files */
+static snap_t S1; /* the queues at the end of the first session */
 
 static const char *const lease_groups[4] = {NULL, "g1", "g2", "nope"};
 static char idem_keys[4][ENGINE_IDEM_KEY_MAX + 1];
 
+/* The ids queue can still hand out (ENGINE_ID_MAX is the last). */
+static uint64_t ids_left(const char *queue)
+{
+    call_t *info = exec(call_new(STORE_QUEUE_INFO, queue, NULL));
+    CHECK(info->req.status == 0, "info of '%s': %s", queue, err_text(info->req.status));
+    uint64_t last = info->req.u.queue_info.last_id;
+    return last < ENGINE_ID_MAX ? ENGINE_ID_MAX - last : 0;
+}
+
+/* Whether status is a publish of n messages to queue refused because its ids are used up (ids
+ * are never reused: a log near the top of the id space leaves a queue none). */
+static bool ids_used_up(int status, const char *queue, size_t n)
+{
+    if (status != SL_EIDS)
+        return false;
+    uint64_t left = ids_left(queue);
+    CHECK(left < n, "publish of %zu to '%s' refused as out of ids with %llu ids left", n, queue,
+          (unsigned long long)left);
+    return true;
+}
+
 static void publish_done(call_t *c, int qi)
 {
     store_req_t *req = &c->req;
-    CHECK(ok_or_storage(req->status), "publish to '%s': %s", req->queue, err_text(req->status));
+    CHECK(ok_or_storage(req->status) || ids_used_up(req->status, req->queue, req->u.publish.n),
+          "publish to '%s': %s", req->queue, err_text(req->status));
     for (size_t i = 0; i < req->u.publish.n; i++) {
         engine_pub_t *p = &req->u.publish.items[i];
         msg_unref(p->msg); /* NULL when the engine took it (engine.h) */
@@ -1022,13 +1039,6 @@ static void session_one(void)
     snap_t s0, *s1 = &S1;
     store_start();
     snap(&s0, true);
-    for (int k = 0; k < NQN; k++) {
-        /* known bug (opening comment): a purge above the last id restored: ids are reused */
-        R.purge_gap[k] = !strict && purge_max[k] > s0.last_id[k];
-        if (R.purge_gap[k])
-            TRACE("'%s': a purge up to %llu, above last id %llu (known bug)\n", qnames[k],
-                  (unsigned long long)purge_max[k], (unsigned long long)s0.last_id[k]);
-    }
 
     /* lease, then end the leases */
     int lq = h[H_LEASE] & 3;
@@ -1139,8 +1149,10 @@ static void session_one(void)
     if (x & 64) {
         call_t *c = call_new(STORE_REDRIVE, "q0.dlq", NULL);
         exec(c);
-        CHECK(ok_or_storage(c->req.status) || c->req.status == SL_ENOQUEUE, "redrive: %s",
-              err_text(c->req.status));
+        /* SL_EIDS: an origin queue's ids are used up (its dead letters stay) */
+        CHECK(ok_or_storage(c->req.status) || c->req.status == SL_ENOQUEUE ||
+                  c->req.status == SL_EIDS,
+              "redrive: %s", err_text(c->req.status));
         if (R.pq == 2)
             R.keep = false;
     }
@@ -1316,8 +1328,6 @@ static void remember_file(const char *path)
         notes[k][nnotes[k]].seq = strtoull(name, NULL, 16);
         notes[k][nnotes[k]].purge = note[0];
         notes[k][nnotes[k]++].min_pub = note[1];
-        if (note[0] > purge_max[k])
-            purge_max[k] = note[0];
     }
     f->size = (off_t)n;
     f->sum = 1469598103934665603ull;
@@ -1405,7 +1415,7 @@ static void session_two(bool lost_ok, const snap_t *s1)
               "would be reused",
               qnames[k], (unsigned long long)s2.last_id[k], (unsigned long long)R.maxid[k]);
     }
-    if (R.published && R.seen && R.keep && !R.purge_gap[R.pq])
+    if (R.published && R.seen && R.keep)
         CHECK(find_message(qnames[R.pq], R.pid, R.body, R.body_len, R.key),
               "message %llu of '%s', published (answered 0) and peeked before the restart, is "
               "missing after it",
@@ -1418,8 +1428,9 @@ static void session_two(bool lost_ok, const snap_t *s1)
     pc->req.u.publish.n = 1;
     exec(pc);
     msg_unref(it->msg);
-    CHECK(pc->req.status == 0, "publish after the restart: %s", err_text(pc->req.status));
-    CHECK(!R.maxid[0] || it->id > R.maxid[0],
+    CHECK(pc->req.status == 0 || ids_used_up(pc->req.status, "q0", 1),
+          "publish after the restart: %s", err_text(pc->req.status));
+    CHECK(pc->req.status != 0 || !R.maxid[0] || it->id > R.maxid[0],
           "publish after the restart got id %llu, but %llu was handed out before it",
           (unsigned long long)it->id, (unsigned long long)R.maxid[0]);
     store_stop();
@@ -1555,7 +1566,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fs.fired = false;
 
     nfiles0 = 0;
-    memset(purge_max, 0, sizeof purge_max);
     memset(nnotes, 0, sizeof nnotes);
     pad_empty_queue_dirs();
     each_segment(remember_file);

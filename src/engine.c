@@ -804,11 +804,21 @@ static void msg_activate(engine_t *e, queue_t *q, msg_t *m)
     queue_retain(e, q);
 }
 
-/* Stores m (the caller's reference is taken) as the next message of q. idem (may be NULL) is
+/* Whether q can hand out n more message ids. Ids are never reused (a log may still name an
+ * old one), so a queue whose ids reached ENGINE_ID_MAX (only a log damaged or made by hand gets
+ * anywhere near it) takes no more messages. */
+static bool queue_ids_left(const queue_t *q, uint64_t n)
+{
+    return q->last_id < ENGINE_ID_MAX && ENGINE_ID_MAX - q->last_id >= n;
+}
+
+/* Stores m (the caller's reference is taken) as the next message of q; queue_ids_left() said
+ * there is an id for it. idem (may be NULL) is
  * only recorded in the journal. */
 static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_at, int64_t ttl,
                              const char *idem, size_t idem_len)
 {
+    sl_assert(queue_ids_left(q, 1));
     m->id = ++q->last_id;
     m->published_at = e->now;
     if (ttl > 0 || deliver_at > e->now) /* they need the extension: a copy, if it has none */
@@ -1158,6 +1168,13 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
                 q->set.dlq, q->name, err_text(err));
         return false;
     }
+    if (!queue_ids_left(dq, 1)) {
+        log_msg(LOG_WARN,
+                "Dead-letter queue '%s' of '%s' has used every message id; "
+                "redelivering.",
+                dq->name, q->name);
+        return false;
+    }
     if (dq == q) {
         /* queue_put refuses this; only a damaged log restores it. Appending to q could drop
          * (retention) the very message being moved, and its delivery with it. */
@@ -1301,6 +1318,8 @@ int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n
     queue_t *q = queue_get(e, queue, NULL, &err);
     if (q == NULL)
         return err;
+    if (!queue_ids_left(q, n)) /* all or nothing: duplicates are counted too */
+        return SL_EIDS;
     idem_expire(q, e->now);
     for (size_t i = 0; i < n; i++) {
         engine_pub_t *p = &items[i];
@@ -1931,6 +1950,10 @@ int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n
             break;
         if (oq == src)
             continue;
+        if (!queue_ids_left(oq, 1)) { /* it stays a dead letter */
+            err = SL_EIDS;
+            break;
+        }
         group_t *og = group_find(oq, gname);
         msg_attrs_buf_t b;
         msg_attrs_init(&b);
@@ -2180,6 +2203,15 @@ void **engine_queue_jdata(engine_t *e, const char *queue)
     return q ? &q->jdata : NULL;
 }
 
+/* Whether a group of q has id gid. */
+static bool gid_taken(const queue_t *q, uint32_t gid)
+{
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        if (q->groups[i]->gid == gid)
+            return true;
+    return false;
+}
+
 void engine_restore_done(engine_t *e, const char *queue)
 {
     queue_t *q = queue_find(e, queue);
@@ -2190,14 +2222,23 @@ void engine_restore_done(engine_t *e, const char *queue)
         engine_begin(e);
         JOURNAL(e, q, group_delete, g->gid);
         group_destroy(e, g, SL_ENOGROUP);
-    } else if (!queue_is_fanout(e, q) && g == NULL && q->next_gid <= UINT32_MAX) {
-        engine_begin(e);
-        group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
     } else if (!queue_is_fanout(e, q) && g == NULL) {
-        log_msg(LOG_WARN,
-                "Queue '%s': its log uses every group id; its default group cannot be "
-                "re-created.",
-                q->name);
+        engine_begin(e);
+        uint64_t next_gid = q->next_gid;
+        if (next_gid > UINT32_MAX) {
+            /* The log names every id (damage). Without a group its messages would be orphans,
+             * gone now and back once the record is: it takes the lowest id no group has. */
+            log_msg(LOG_WARN,
+                    "Queue '%s': its log names every group id; its default group takes one "
+                    "that a record may name.",
+                    q->name);
+            q->next_gid = 1;
+            while (gid_taken(q, (uint32_t)q->next_gid))
+                q->next_gid++;
+        }
+        group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
+        if (next_gid > UINT32_MAX)
+            q->next_gid = next_gid;
     }
 }
 

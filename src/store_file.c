@@ -44,9 +44,13 @@
  * picture (settings, groups, and per message its state in each group), which is then restored
  * into the engine in id order. Leases held at the crash are not in the log: those messages come
  * back visible, with the attempts counted by earlier failures only. Ids are never handed out
- * twice: every group id a record names counts as used (a deleted group's records stay in the log,
- * and a new group with its id would take them for its own), and a default group that recovery
- * has to re-create is logged at once, so it keeps its id at the next start.
+ * twice: every message id a record names (a PURGE's up_to too) counts as handed out, so new
+ * messages never get an id that a record about an older one names; every group id a record names
+ * counts as used (a deleted group's records stay in the log, and a new group with its id would
+ * take them for its own). A default group that recovery has to re-create is logged at once, in a
+ * checkpoint appended to the active segment, so it keeps its id at the next start; the same is
+ * done when the active segment has no whole checkpoint of its own or the log has damage, so that
+ * the groups and settings never live only in segments that are deleted later.
  *
  * Alternatives rejected:
  * - One log for all queues: simpler to sync, but GMQ's "one file per queue" is what operators
@@ -1169,6 +1173,7 @@ typedef struct rq {
     fq_t *fq;
     qlog_queue_t qrec;
     bool have_qrec;
+    uint64_t qrec_seq; /* the segment of the newest readable QUEUE record, when have_qrec */
     uint64_t max_id, purge_up_to;
     uint32_t max_gid; /* the highest group id a record names, when any_gid */
     bool any_gid;
@@ -1177,7 +1182,8 @@ typedef struct rq {
     struct rgroup {               /* the newest GROUP record of each group */
         engine_group_info_t info; /* name and meta point into the two fields below */
         char name[ENGINE_NAME_MAX + 1];
-        char *meta; /* NULL or sl_malloc'd */
+        char *meta;   /* NULL or sl_malloc'd */
+        uint64_t seq; /* the segment of that record */
         bool deleted;
     } * groups;
     size_t ngroups, gcap;
@@ -1274,6 +1280,14 @@ static void rq_maybe_gone(rq_t *r, uint64_t id)
     rq_forget(r, id);
 }
 
+/* Notes message id as handed out: new ids go above every id a record names (a PURGE's up_to too:
+ * a new message with a purged id would be dropped as purged at the next start). */
+static void rq_id(rq_t *r, uint64_t id)
+{
+    if (id > r->max_id)
+        r->max_id = id;
+}
+
 /* Notes group id gid as used: no new group may take it while a record names it. */
 static void rq_gid(rq_t *r, uint32_t gid)
 {
@@ -1318,8 +1332,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         qlog_publish_t p;
         if ((err = qlog_get_publish(rec, &p)))
             break;
-        if (p.id > r->max_id)
-            r->max_id = p.id;
+        rq_id(r, p.id);
         if (p.id > seg->last_id)
             seg->last_id = p.id;
         seg->published++;
@@ -1354,6 +1367,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         rq_gid(r, ids.gid);
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
+            rq_id(r, id);
             /* counted even when the message's own record went with a deleted segment */
             if (ids.reason == 1)
                 r->qrec.dead_lettered++;
@@ -1372,6 +1386,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         if ((err = qlog_get_fail(rec, &f)))
             break;
         rq_gid(r, f.gid);
+        rq_id(r, f.id);
         if (!hmap_find(&r->msgs, &f.id, sizeof f.id))
             break;
         rstate_t *st = rq_state(r, f.id, f.gid);
@@ -1401,6 +1416,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             break;
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
+            rq_id(r, id);
             if (ids.reason == ENGINE_DROP_EXPIRED)
                 r->qrec.expired++;
             else if (ids.reason == ENGINE_DROP_RETENTION)
@@ -1417,6 +1433,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         r->qrec = qr; /* counters restart from the checkpoint; later records add to them */
         r->qrec.last_id = max_id;
         r->have_qrec = true;
+        r->qrec_seq = r->seg_seq;
         break;
     }
     case QLOG_GROUP: {
@@ -1441,6 +1458,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         sl_free(rg->meta);
         rg->meta = g.meta_len ? sl_strndup(g.meta, g.meta_len) : NULL;
         rg->deleted = false;
+        rg->seq = r->seg_seq;
         rg->info = (engine_group_info_t){.name = rg->name,
                                          .gid = g.gid,
                                          .start_id = g.start_id,
@@ -1468,6 +1486,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         size_t len;
         if ((err = qlog_get_idem(rec, &id, &at, &key, &len)))
             break;
+        rq_id(r, id);
         if (r->nidem == r->idemcap) {
             r->idemcap = r->idemcap ? r->idemcap * 2 : 16;
             r->idem = sl_realloc(r->idem, r->idemcap * sizeof *r->idem);
@@ -1479,6 +1498,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         uint64_t up_to, id;
         if ((err = qlog_get_u64(rec, &up_to)))
             break;
+        rq_id(r, up_to);
         if (up_to > r->purge_up_to)
             r->purge_up_to = up_to;
         uint32_t pos = 0;
@@ -1547,21 +1567,6 @@ static void count_live(void *ctx, const msg_t *m, int64_t deliver_at, const engi
     q->segs[q->nsegs - 1].live++;
 }
 
-/* Logs the GROUP record of the default group that engine_restore_done() gave queue q, if it did
- * (a fresh queue's checkpoint lists it anyway). */
-static void log_new_default(store_file_t *s, fq_t *q)
-{
-    pool_t pool;
-    engine_group_info_t g;
-    pool_init(&pool);
-    if (engine_group_info(s->engine, q->name, ENGINE_DEFAULT_GROUP, &pool, &g) == 0) {
-        log_msg(LOG_WARN, "Queue '%s': its log has no default group; made one with id %u.", q->name,
-                g.gid);
-        put_group(rec_buf(q, false), &g);
-    }
-    pool_cleanup(&pool);
-}
-
 /* Puts what replay found into the engine. */
 static void rq_restore(store_file_t *s, rq_t *r)
 {
@@ -1599,8 +1604,21 @@ static void rq_restore(store_file_t *s, rq_t *r)
         engine_restore_gid(s->engine, q->name, r->max_gid);
     engine_restore_done(s->engine, q->name); /* a default group even if the log lost it */
     *engine_queue_jdata(s->engine, q->name) = q;
-    if (!had_default && !q->fresh)
-        log_new_default(s, q); /* its id must be the same at the next start */
+    /* A default group made just now, or settings taken from the defaults, must be the same at the
+     * next start (acks name the group's id). And when the active segment has no readable
+     * checkpoint of its own, whole (damage, or a crash that cut its first write after the
+     * header), the groups or settings are only in older segments, which are deleted once their
+     * messages are gone: the log would lose them. A checkpoint in the active segment keeps them (a
+     * fresh queue's first segment starts with one anyway). */
+    uint64_t active = q->segs[q->nsegs - 1].seq;
+    bool own_ck = r->have_qrec && r->qrec_seq == active;
+    for (size_t gi = 0; gi < r->ngroups && own_ck; gi++)
+        own_ck = r->groups[gi].deleted || r->groups[gi].seq == active;
+    if (!q->fresh && (!had_default || !own_ck || q->ndamage > 0)) {
+        if (!had_default)
+            log_msg(LOG_WARN, "Queue '%s': its log has no default group.", q->name);
+        put_checkpoint(s, q, rec_buf(q, false));
+    }
     size_t n = 0;
     msg_t **all = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *all), *m;
     uint32_t pos = 0;
