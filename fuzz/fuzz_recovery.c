@@ -68,8 +68,6 @@
  *   - the segment after ffffffffffffffff.seg is 0000000000000000.seg (seg_begin);
  *   - a rotation never closes the descriptor of the segment before: descriptors leak, one per
  *     rotation, and deleted segments keep their space until the process exits (store_stop());
- *   - two different PUBLISH records for one id (only damage makes them): the first is kept
- *     until its segment is deleted, then the other brings the message back (put_publish).
  *
  * FUZZ_RECOVERY_TRACE=1 prints the directory built (every record), the requests and their
  * results, the queues and what peek shows, and the storage's log.
@@ -405,7 +403,7 @@ static void put_publish(rd_t *r, seg_t *s)
     static char idem[ENGINE_IDEM_KEY_MAX];
     uint8_t a = u8(r), c = u8(r);
     qlog_publish_t p = {0};
-    if ((a & 1) && strict)
+    if (a & 1)
         p.id = pick_id(r, s->qi); /* two different PUBLISH records for one id (damage) */
     else
         p.id = ++B.next_id[s->qi];

@@ -1336,8 +1336,15 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         if (p.id > seg->last_id)
             seg->last_id = p.id;
         seg->published++;
-        if (p.id <= r->purge_up_to || hmap_find(&r->msgs, &p.id, sizeof p.id))
-            break; /* purged, or already seen (a compacted copy) */
+        if (p.id <= r->purge_up_to)
+            break; /* purged */
+        /* Seen already: a compacted copy of the same message, or (only damage makes this) another
+         * message with its id. The later record wins, as it would once the earlier one's segment
+         * is deleted: keeping the first would bring the other back then. The states the
+         * groups have of that id stay. */
+        msg_t *earlier = hmap_remove(&r->msgs, &p.id, sizeof p.id);
+        bool seen = earlier != NULL;
+        msg_unref(earlier);
         bool ext = p.expires_at || p.only_group || p.deliver_at;
         msg_t *m = (ext ? msg_new_ext : msg_new)(p.body, p.body_len, p.key, p.key_len, p.attrs,
                                                  p.attrs_len);
@@ -1349,6 +1356,8 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             msg_ext(m)->tmr.at = p.deliver_at; /* kept here until restore */
         }
         hmap_add(&r->msgs, &m->id, sizeof m->id, m);
+        if (seen)
+            break; /* counted, with its idempotency key, the first time */
         if (p.idem_len) {
             if (r->nidem == r->idemcap) {
                 r->idemcap = r->idemcap ? r->idemcap * 2 : 16;
@@ -1590,6 +1599,16 @@ static void rq_restore(store_file_t *s, rq_t *r)
         info.created_at = dur_now_ms();
     }
     info.last_id = r->max_id > r->qrec.last_id ? r->max_id : r->qrec.last_id;
+    const char *dlq = info.settings.dlq;
+    if (!info.dlq_auto && dlq[0] && !engine_name_valid(dlq, strlen(dlq))) {
+        /* the API refuses it (only damage makes one): dead letters would make a queue that the
+         * next start ignores, with what they hold */
+        log_msg(LOG_WARN,
+                "Queue '%s': its log names a dead-letter queue that is not a queue name; none is "
+                "used.",
+                q->name);
+        info.settings.dlq[0] = '\0';
+    }
     engine_restore_queue(s->engine, q->name, &info);
     bool had_default = false;
     for (size_t gi = 0; gi < r->ngroups; gi++) {
