@@ -813,8 +813,7 @@ static bool queue_ids_left(const queue_t *q, uint64_t n)
 }
 
 /* Stores m (the caller's reference is taken) as the next message of q; queue_ids_left() said
- * there is an id for it. idem (may be NULL) is
- * only recorded in the journal. */
+ * there is an id for it. idem (may be NULL) is only recorded in the journal. */
 static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_at, int64_t ttl,
                              const char *idem, size_t idem_len)
 {
@@ -1169,9 +1168,7 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
         return false;
     }
     if (!queue_ids_left(dq, 1)) {
-        log_msg(LOG_WARN,
-                "Dead-letter queue '%s' of '%s' has used every message id; "
-                "redelivering.",
+        log_msg(LOG_WARN, "Dead-letter queue '%s' of '%s' has used every message id; redelivering.",
                 dq->name, q->name);
         return false;
     }
