@@ -179,6 +179,18 @@ static void reply_store_error(api_req_t *a, int err)
                     "queues.",
                     a->queue);
         break;
+    case SL_EIDS:
+        if (a->route == R_REDRIVE) /* about an origin queue, not a->queue */
+            reply_error(a, err,
+                        "An origin queue of the dead letters in '%s' has handed out every "
+                        "message id up to %llu (ids are never reused); it takes no more messages.",
+                        a->queue, (unsigned long long)ENGINE_ID_MAX);
+        else
+            reply_error(a, err,
+                        "Queue '%s' has handed out every message id up to %llu (ids are never "
+                        "reused); it takes no more messages.",
+                        a->queue, (unsigned long long)ENGINE_ID_MAX);
+        break;
     case SL_ECONFLICT:
         reply_error(a, err, "The default consumer group cannot be deleted.");
         break;

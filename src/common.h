@@ -41,6 +41,7 @@
     X(EFULL, 507, "queue_full", "queue full")                             \
     X(ETOOMANY, 507, "too_many_queues", "too many queues")                \
     X(ETOOMANYGROUPS, 507, "too_many_groups", "too many consumer groups") \
+    X(EIDS, 507, "ids_exhausted", "message ids used up")                  \
     X(ECANCELED, 500, "canceled", "operation canceled")                   \
     X(EIO, 500, "io_error", "input/output error")
 

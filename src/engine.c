@@ -172,7 +172,9 @@ struct queue {
     heap_t ttlq;     /* visible messages with an expiry, by expiry */
     heap_node_t tmr; /* in the engine heap at the earliest of this queue's deadlines */
     group_t **groups;
-    uint32_t ngroups, groups_cap, next_gid;
+    uint32_t ngroups, groups_cap;
+    uint64_t next_gid; /* above every group id the queue (or its log) ever used; past
+                        * UINT32_MAX when they are used up (only a damaged log does that) */
     hmap_t group_map;
     hmap_t idem;
     list_t idem_fifo;
@@ -834,11 +836,20 @@ static void msg_activate(engine_t *e, queue_t *q, msg_t *m)
     queue_retain(e, q);
 }
 
-/* Stores m (the caller's reference is taken) as the next message of q. idem (may be NULL) is
- * only recorded in the journal. */
+/* Whether q can hand out n more message ids. Ids are never reused (a log may still name an
+ * old one), so a queue whose ids reached ENGINE_ID_MAX (only a log damaged or made by hand gets
+ * anywhere near it) takes no more messages. */
+static bool queue_ids_left(const queue_t *q, uint64_t n)
+{
+    return q->last_id < ENGINE_ID_MAX && ENGINE_ID_MAX - q->last_id >= n;
+}
+
+/* Stores m (the caller's reference is taken) as the next message of q; queue_ids_left() said
+ * there is an id for it. idem (may be NULL) is only recorded in the journal. */
 static uint64_t queue_append(engine_t *e, queue_t *q, msg_t *m, int64_t deliver_at, int64_t ttl,
                              const char *idem, size_t idem_len)
 {
+    sl_assert(queue_ids_left(q, 1));
     m->id = ++q->last_id;
     m->published_at = e->now;
     if (ttl > 0 || deliver_at > e->now) /* they need the extension: a copy, if it has none */
@@ -938,7 +949,8 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name,
     g->max_in_flight = o->max_in_flight;
     g->max_attempts = o->max_attempts;
     g->meta = o->meta ? sl_strdup(o->meta) : NULL;
-    g->gid = q->next_gid++;
+    sl_assert(q->next_gid <= UINT32_MAX);
+    g->gid = (uint32_t)q->next_gid++;
     g->q = q;
     hmap_init(&g->dlvs, eq_dlv);
     hmap_init(&g->ahead, eq_ahead);
@@ -949,7 +961,10 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name,
     g->created_at = e->now;
     if (from_latest) {
         g->cursor = q->end;
-        g->start_id = q->last_id + 1;
+        /* saturating: only a damaged log restores a last id of UINT64_MAX (new ids stop at
+         * ENGINE_ID_MAX), and wrapping to 0 would make every message this group's after a
+         * restart */
+        g->start_id = q->last_id < UINT64_MAX ? q->last_id + 1 : UINT64_MAX;
     } else {
         g->cursor = q->base;
         for (uint64_t v = q->base; v < q->end; v++) {
@@ -1187,6 +1202,11 @@ static bool dlv_dead_letter(engine_t *e, dlv_t *d, int event)
                 q->set.dlq, q->name, err_text(err));
         return false;
     }
+    if (!queue_ids_left(dq, 1)) {
+        log_msg(LOG_WARN, "Dead-letter queue '%s' of '%s' has used every message id; redelivering.",
+                dq->name, q->name);
+        return false;
+    }
     if (dq == q) {
         /* queue_put refuses this; only a damaged log restores it. Appending to q could drop
          * (retention) the very message being moved, and its delivery with it. */
@@ -1330,6 +1350,8 @@ int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n
     queue_t *q = queue_get(e, queue, NULL, &err);
     if (q == NULL)
         return err;
+    if (!queue_ids_left(q, n)) /* all or nothing: duplicates are counted too */
+        return SL_EIDS;
     idem_expire(q, e->now);
     for (size_t i = 0; i < n; i++) {
         engine_pub_t *p = &items[i];
@@ -1854,7 +1876,7 @@ int engine_group_put(engine_t *e, const char *queue, const char *group,
     engine_begin(e);
     group_t *g = group_find(q, group);
     *created = g == NULL;
-    if (g == NULL && q->ngroups >= ENGINE_GROUPS_MAX) {
+    if (g == NULL && (q->ngroups >= ENGINE_GROUPS_MAX || q->next_gid > UINT32_MAX)) {
         *created = false;
         return SL_ETOOMANYGROUPS;
     }
@@ -1960,6 +1982,10 @@ int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n
             break;
         if (oq == src)
             continue;
+        if (!queue_ids_left(oq, 1)) { /* it stays a dead letter */
+            err = SL_EIDS;
+            break;
+        }
         group_t *og = group_find(oq, gname);
         msg_attrs_buf_t b;
         msg_attrs_init(&b);
@@ -2077,14 +2103,15 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
     bool journaling = e->journaling;
     e->journaling = false;
     engine_group_opts_t o = {false, gi->max_in_flight, gi->max_attempts, gi->meta};
+    uint64_t next_gid = q->next_gid;
+    q->next_gid = 1; /* group_create numbers it; the number is replaced just below */
     group_t *g = group_create(e, q, gi->name, &o);
     e->journaling = journaling;
-    /* group_create numbered it: put its identity and start back as they were (no message is
-     * restored yet, so nothing was counted) */
+    /* put its identity and start back as they were (no message is restored yet, so nothing was
+     * counted) */
     sl_assert(q->base == q->end);
     g->gid = gi->gid;
-    if (q->next_gid <= gi->gid)
-        q->next_gid = gi->gid + 1;
+    q->next_gid = next_gid > (uint64_t)gi->gid + 1 ? next_gid : (uint64_t)gi->gid + 1;
     g->start_id = gi->start_id;
     bool damaged = false;
     g->created_at = restore_time(gi->created_at, &damaged);
@@ -2106,6 +2133,13 @@ void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid)
             return;
         }
     }
+}
+
+void engine_restore_gid(engine_t *e, const char *queue, uint32_t gid)
+{
+    queue_t *q = queue_find(e, queue);
+    if (q && q->next_gid <= gid)
+        q->next_gid = (uint64_t)gid + 1;
 }
 
 /* Builds the failure-history ring of a restored state, indexed as dlv_record() indexes it. The
@@ -2298,6 +2332,15 @@ void **engine_queue_jdata(engine_t *e, const char *queue)
     return q ? &q->jdata : NULL;
 }
 
+/* Whether a group of q has id gid. */
+static bool gid_taken(const queue_t *q, uint32_t gid)
+{
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        if (q->groups[i]->gid == gid)
+            return true;
+    return false;
+}
+
 void engine_restore_done(engine_t *e, const char *queue)
 {
     queue_t *q = queue_find(e, queue);
@@ -2310,7 +2353,21 @@ void engine_restore_done(engine_t *e, const char *queue)
         group_destroy(e, g, SL_ENOGROUP);
     } else if (!queue_is_fanout(e, q) && g == NULL) {
         engine_begin(e);
+        uint64_t next_gid = q->next_gid;
+        if (next_gid > UINT32_MAX) {
+            /* The log names every id (damage). Without a group its messages would be orphans,
+             * gone now and back once the record is: it takes the lowest id no group has. */
+            log_msg(LOG_WARN,
+                    "Queue '%s': its log names every group id; its default group takes one "
+                    "that a record may name.",
+                    q->name);
+            q->next_gid = 1;
+            while (gid_taken(q, (uint32_t)q->next_gid))
+                q->next_gid++;
+        }
         group_create(e, q, ENGINE_DEFAULT_GROUP, NULL);
+        if (next_gid > UINT32_MAX)
+            q->next_gid = next_gid;
     }
 }
 

@@ -30,6 +30,9 @@
 #define ENGINE_DEFAULT_GROUP "default"
 #define ENGINE_META_MAX 8192
 #define ENGINE_GROUPS_MAX 65536 /* per queue (a message counts its pending groups in 24 bits) */
+/* The largest message id a queue hands out; UINT64_MAX stays free to mean "every id" (as
+ * engine_export()'s max_id). A queue that reached it refuses publishes with SL_EIDS. */
+#define ENGINE_ID_MAX (UINT64_MAX - 1)
 
 typedef struct engine engine_t;
 
@@ -230,6 +233,14 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
 /* Deletes group gid of queue if it exists. */
 void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid);
 
+/* Marks group ids up to gid of queue as used: a group created later (by a request, or by
+ * engine_restore_done()) gets a higher one. For ids that records in the log still name although no
+ * group restored has them (a deleted group's, or one whose GROUP record was lost): a new group
+ * with such an id would take those records for its own at the next restart. When gid is
+ * UINT32_MAX the queue's group ids are used up: creating a group then fails with
+ * SL_ETOOMANYGROUPS. */
+void engine_restore_gid(engine_t *e, const char *queue, uint32_t gid);
+
 /* Adds message m (id, published_at, expires_at and only_group set by the caller; the reference is
  * taken) with its state in the groups gs[0..n). Returns 0, SL_ENOQUEUE, SL_ECONFLICT when its id
  * is not above every id restored before, or SL_EPARAM when its attributes do not parse (it is
@@ -254,7 +265,9 @@ void engine_idem_each(engine_t *e, const char *queue, uint64_t max_id,
 void **engine_queue_jdata(engine_t *e, const char *queue);
 
 /* Ends the restore of queue's groups: gives it its default group if the log had none (a damaged
- * log), so that the messages restored next are not orphans. */
+ * log), so that the messages restored next are not orphans, with an id above every id restored or
+ * marked used (when they are used up, the lowest id no group has). The new group is not
+ * journaled: the backend logs it itself, or it would get another id at each restart. */
 void engine_restore_done(engine_t *e, const char *queue);
 
 /* Calls fn for every message of queue with an id up to max_id, with its state in each group that
@@ -288,8 +301,9 @@ static inline bool engine_name_valid(const char *name, size_t len)
 }
 
 /* Publishes n messages to queue, creating it if needed, all or nothing: on an error nothing is
- * stored and the caller keeps its references. Returns 0, SL_ENAME, or SL_ETOOMANY when creating
- * the queue would pass max_queues. */
+ * stored and the caller keeps its references. Returns 0, SL_ENAME, SL_ETOOMANY when creating
+ * the queue would pass max_queues, or SL_EIDS when the queue has fewer than n ids left below
+ * ENGINE_ID_MAX (ids are never reused). */
 int engine_publish(engine_t *e, const char *queue, engine_pub_t *items, size_t n);
 
 /* Leases up to max messages of group for visibility_ms (< 0: the queue's setting), writing them
@@ -388,7 +402,8 @@ typedef struct engine_group_opts {
 /* Creates group on queue with o (NULL: from the oldest message, no limits), or, when it exists,
  * changes the settings of o named in mask (none: it is left unchanged). *created tells which.
  * Returns 0, SL_ENOQUEUE, SL_ENAME, SL_EPARAM for a meta string over ENGINE_META_MAX, or
- * SL_ETOOMANYGROUPS when the queue has ENGINE_GROUPS_MAX groups already. */
+ * SL_ETOOMANYGROUPS when the queue has ENGINE_GROUPS_MAX groups already or its group ids are used
+ * up (engine_restore_gid()). */
 int engine_group_put(engine_t *e, const char *queue, const char *group,
                      const engine_group_opts_t *o, unsigned mask, bool *created);
 
@@ -403,8 +418,9 @@ int engine_group_delete(engine_t *e, const char *queue, const char *group);
 /* Moves dead letters back to their origin queues. queue is a dead-letter queue, or a source queue
  * whose dead-letter queue is then used (only messages that came from it move). ids (n of them)
  * selects messages by id; ids NULL moves all. *moved gets the count; ids not found are written to
- * not_found (room for n) and counted in *nnot. Returns 0, SL_ENOQUEUE, or SL_ETOOMANY when an
- * origin queue must be re-created and cannot be. */
+ * not_found (room for n) and counted in *nnot. Returns 0, SL_ENOQUEUE, SL_ETOOMANY when an
+ * origin queue must be re-created and cannot be, or SL_EIDS when an origin queue has used every
+ * id (the messages not moved yet stay). */
 int engine_redrive(engine_t *e, const char *queue, const uint64_t *ids, size_t n, uint64_t *moved,
                    uint64_t *not_found, size_t *nnot);
 

@@ -46,7 +46,14 @@
  * the queue's info) with every readable record kept. The records are folded into a per-queue
  * picture (settings, groups, and per message its state in each group), which is then restored
  * into the engine in id order. Leases held at the crash are not in the log: those messages come
- * back visible, with the attempts counted by earlier failures only.
+ * back visible, with the attempts counted by earlier failures only. Ids are never handed out
+ * twice: every message id a record names (a PURGE's up_to too) counts as handed out, so new
+ * messages never get an id that a record about an older one names; every group id a record names
+ * counts as used (a deleted group's records stay in the log, and a new group with its id would
+ * take them for its own). A default group that recovery has to re-create is logged at once, in a
+ * checkpoint appended to the active segment, so it keeps its id at the next start; the same is
+ * done when the active segment has no whole checkpoint of its own or the log has damage, so that
+ * the groups and settings never live only in segments that are deleted later.
  *
  * Alternatives rejected:
  * - One log for all queues: simpler to sync, but GMQ's "one file per queue" is what operators
@@ -1178,13 +1185,17 @@ typedef struct rq {
     fq_t *fq;
     qlog_queue_t qrec;
     bool have_qrec;
+    uint64_t qrec_seq; /* the segment of the newest readable QUEUE record, when have_qrec */
     uint64_t max_id, purge_up_to;
+    uint32_t max_gid; /* the highest group id a record names, when any_gid */
+    bool any_gid;
     hmap_t msgs;                  /* id -> msg_t */
     hmap_t states;                /* id -> rstates_t */
     struct rgroup {               /* the newest GROUP record of each group */
         engine_group_info_t info; /* name and meta point into the two fields below */
         char name[ENGINE_NAME_MAX + 1];
-        char *meta; /* NULL or sl_malloc'd */
+        char *meta;   /* NULL or sl_malloc'd */
+        uint64_t seq; /* the segment of that record */
         bool deleted;
     } * groups;
     size_t ngroups, gcap;
@@ -1281,6 +1292,42 @@ static void rq_maybe_gone(rq_t *r, uint64_t id)
     rq_forget(r, id);
 }
 
+/* Notes message id as handed out: new ids go above every id a record names (a PURGE's up_to too:
+ * a new message with a purged id would be dropped as purged at the next start). */
+static void rq_id(rq_t *r, uint64_t id)
+{
+    if (id > r->max_id)
+        r->max_id = id;
+}
+
+/* Notes group id gid as used: no new group may take it while a record names it. */
+static void rq_gid(rq_t *r, uint32_t gid)
+{
+    if (!r->any_gid || gid > r->max_gid)
+        r->max_gid = gid;
+    r->any_gid = true;
+}
+
+/* Forgets the states of deleted group gid: a group that got its id later (logs written before
+ * group ids were kept unique across restarts) starts afresh, not with the deleted one's acks. */
+static void rq_forget_group(rq_t *r, uint32_t gid)
+{
+    rstates_t *rs;
+    uint32_t pos = 0;
+    while ((rs = hmap_next(&r->states, &pos)) != NULL) {
+        for (uint32_t i = 0; i < rs->n; i++) {
+            if (rs->s[i].gid != gid)
+                continue;
+            rstate_t *st = &rs->s[i];
+            sl_free(st->last_error);
+            for (int k = 0; k < ENGINE_HISTORY_MAX; k++)
+                sl_free(st->fail[k].error);
+            rs->s[i] = rs->s[--rs->n];
+            break;
+        }
+    }
+}
+
 static char *dup_n(const char *p, size_t n)
 {
     return sl_strndup(p ? p : "", n);
@@ -1297,13 +1344,21 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         qlog_publish_t p;
         if ((err = qlog_get_publish(rec, &p)))
             break;
-        if (p.id > r->max_id)
-            r->max_id = p.id;
+        rq_id(r, p.id);
         if (p.id > seg->last_id)
             seg->last_id = p.id;
         seg->published++;
-        if (p.id <= r->purge_up_to || hmap_find(&r->msgs, &p.id, sizeof p.id))
-            break; /* purged, or already seen (a compacted copy) */
+        if (p.id <= r->purge_up_to)
+            break; /* purged */
+        /* Seen already: a compacted copy of the same message, or (only damage makes this) another
+         * message with its id. The later record wins, as it would once the earlier one's segment
+         * is deleted: keeping the first would bring the other back then. The states the
+         * groups have of that id stay. */
+        msg_t *earlier = hmap_remove(&r->msgs, &p.id, sizeof p.id);
+        bool seen = earlier != NULL;
+        msg_unref(earlier);
+        if (p.only_group) /* a message for one group names it: no new group may take its id */
+            rq_gid(r, p.only_group);
         bool ext = p.expires_at || p.only_group || p.deliver_at;
         msg_t *m = (ext ? msg_new_ext : msg_new)(p.body, p.body_len, p.key, p.key_len, p.attrs,
                                                  p.attrs_len);
@@ -1315,6 +1370,8 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             msg_ext(m)->tmr.at = p.deliver_at; /* kept here until restore */
         }
         hmap_add(&r->msgs, &m->id, sizeof m->id, m);
+        if (seen)
+            break; /* counted, with its idempotency key, the first time */
         if (p.idem_len) {
             if (r->nidem == r->idemcap) {
                 r->idemcap = r->idemcap ? r->idemcap * 2 : 16;
@@ -1330,8 +1387,10 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         qlog_ids_t ids;
         if ((err = qlog_get_ids(rec, &ids)))
             break;
+        rq_gid(r, ids.gid);
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
+            rq_id(r, id);
             /* counted even when the message's own record went with a deleted segment */
             if (ids.reason == 1)
                 r->qrec.dead_lettered++;
@@ -1347,7 +1406,11 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
     }
     case QLOG_FAIL: {
         qlog_fail_t f;
-        if ((err = qlog_get_fail(rec, &f)) || !hmap_find(&r->msgs, &f.id, sizeof f.id))
+        if ((err = qlog_get_fail(rec, &f)))
+            break;
+        rq_gid(r, f.gid);
+        rq_id(r, f.id);
+        if (!hmap_find(&r->msgs, &f.id, sizeof f.id))
             break;
         rstate_t *st = rq_state(r, f.id, f.gid);
         st->finished = false; /* a failed (or returned) delivery: the group has it again */
@@ -1376,6 +1439,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             break;
         for (uint32_t i = 0; i < ids.n; i++) {
             uint64_t id = qlog_id(&ids, i);
+            rq_id(r, id);
             if (ids.reason == ENGINE_DROP_EXPIRED)
                 r->qrec.expired++;
             else if (ids.reason == ENGINE_DROP_RETENTION)
@@ -1392,12 +1456,14 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         r->qrec = qr; /* counters restart from the checkpoint; later records add to them */
         r->qrec.last_id = max_id;
         r->have_qrec = true;
+        r->qrec_seq = r->seg_seq;
         break;
     }
     case QLOG_GROUP: {
         qlog_group_t g;
         if ((err = qlog_get_group(rec, &g)) || g.name_len > ENGINE_NAME_MAX)
             break;
+        rq_gid(r, g.gid);
         size_t gi = 0;
         while (gi < r->ngroups && r->groups[gi].info.gid != g.gid)
             gi++;
@@ -1415,6 +1481,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         sl_free(rg->meta);
         rg->meta = g.meta_len ? sl_strndup(g.meta, g.meta_len) : NULL;
         rg->deleted = false;
+        rg->seq = r->seg_seq;
         rg->info = (engine_group_info_t){.name = rg->name,
                                          .gid = g.gid,
                                          .start_id = g.start_id,
@@ -1428,9 +1495,11 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         uint32_t gid;
         if ((err = qlog_get_u32(rec, &gid)))
             break;
+        rq_gid(r, gid); /* its id is never handed out again */
         for (size_t gi = 0; gi < r->ngroups; gi++)
             if (r->groups[gi].info.gid == gid)
                 r->groups[gi].deleted = true;
+        rq_forget_group(r, gid);
         break;
     }
     case QLOG_IDEM: {
@@ -1440,6 +1509,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         size_t len;
         if ((err = qlog_get_idem(rec, &id, &at, &key, &len)))
             break;
+        rq_id(r, id);
         if (r->nidem == r->idemcap) {
             r->idemcap = r->idemcap ? r->idemcap * 2 : 16;
             r->idem = sl_realloc(r->idem, r->idemcap * sizeof *r->idem);
@@ -1451,6 +1521,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         uint64_t up_to, id;
         if ((err = qlog_get_u64(rec, &up_to)))
             break;
+        rq_id(r, up_to);
         if (up_to > r->purge_up_to)
             r->purge_up_to = up_to;
         uint32_t pos = 0;
@@ -1543,10 +1614,34 @@ static void rq_restore(store_file_t *s, rq_t *r)
     }
     info.last_id = r->max_id > r->qrec.last_id ? r->max_id : r->qrec.last_id;
     engine_restore_queue(s->engine, q->name, &info);
-    for (size_t gi = 0; gi < r->ngroups; gi++)
-        if (!r->groups[gi].deleted)
-            engine_restore_group(s->engine, q->name, &r->groups[gi].info);
+    bool had_default = false;
+    for (size_t gi = 0; gi < r->ngroups; gi++) {
+        if (r->groups[gi].deleted)
+            continue;
+        engine_restore_group(s->engine, q->name, &r->groups[gi].info);
+        had_default = had_default || strcmp(r->groups[gi].name, ENGINE_DEFAULT_GROUP) == 0;
+    }
+    /* Ids of deleted groups, and ids that FINISH and FAIL records name without a GROUP record,
+     * stay used: a new group with one would take those records for its own at the next start. */
+    if (r->any_gid)
+        engine_restore_gid(s->engine, q->name, r->max_gid);
     engine_restore_done(s->engine, q->name); /* a default group even if the log lost it */
+    *engine_queue_jdata(s->engine, q->name) = q;
+    /* A default group made just now, or settings taken from the defaults, must be the same at the
+     * next start (acks name the group's id). And when the active segment has no readable
+     * checkpoint of its own, whole (damage, or a crash that cut its first write after the
+     * header), the groups or settings are only in older segments, which are deleted once their
+     * messages are gone: the log would lose them. A checkpoint in the active segment keeps them (a
+     * fresh queue's first segment starts with one anyway). */
+    uint64_t active = q->segs[q->nsegs - 1].seq;
+    bool own_ck = r->have_qrec && r->qrec_seq == active;
+    for (size_t gi = 0; gi < r->ngroups && own_ck; gi++)
+        own_ck = r->groups[gi].deleted || r->groups[gi].seq == active;
+    if (!q->fresh && (!had_default || !own_ck || q->ndamage > 0)) {
+        if (!had_default)
+            log_msg(LOG_WARN, "Queue '%s': its log has no default group.", q->name);
+        put_checkpoint(s, q, rec_buf(q, false));
+    }
     size_t n = 0;
     msg_t **all = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *all), *m;
     uint32_t pos = 0;
@@ -1589,7 +1684,6 @@ static void rq_restore(store_file_t *s, rq_t *r)
         engine_restore_idem(s->engine, q->name, r->idem[i].key, r->idem[i].len, r->idem[i].id,
                             r->idem[i].published_at);
     engine_export(s->engine, q->name, UINT64_MAX, count_live, q);
-    *engine_queue_jdata(s->engine, q->name) = q;
 }
 
 static void rq_cleanup(rq_t *r)

@@ -283,6 +283,30 @@ def test_purge_and_deletions_stay_done(sluice, restart, how):
 
 
 @pytest.mark.parametrize("how", HOW)
+def test_a_group_made_after_a_deletion_and_a_restart_keeps_its_own_state(sluice, restart, how):
+    """A deleted group's records stay in the log after a restart: a group created then must not
+    get its number, or at the next restart it vanishes or takes the deleted group's acks as its
+    own (fuzz/README.md, "Found and fixed")."""
+    sluice.publish_many("rg", [b"1", b"2"])
+    sluice.put_group("rg", "old", status=201, **{"from": "earliest"})
+    [m] = sluice.lease("rg", group="old")
+    sluice.ack("rg", [m["receipt"]])  # the log says: group "old" is done with message 1
+    r = sluice.delete("/v1/queues/rg/groups/old")
+    assert r.status_code == 200, r.text
+
+    srv = restart(sluice, how)
+    srv.put_group("rg", "new", status=201, **{"from": "earliest"})
+    assert srv.group("rg", "new")["lag"] == 2
+
+    srv = restart(srv, how)
+    assert {g["name"] for g in srv.get("/v1/queues/rg/groups").json()["groups"]} == \
+        {"default", "new"}
+    assert srv.group("rg", "new")["lag"] == 2
+    assert bodies(srv.lease("rg", group="new", max=10)) == [b"1", b"2"]
+    assert_error(srv.get("/v1/queues/rg/groups/old"), 404, "group_not_found")
+
+
+@pytest.mark.parametrize("how", HOW)
 def test_acked_never_come_back_and_held_leases_come_back_visible(sluice, restart, how):
     sluice.put_queue("a", status=201, visibility_timeout="60s")
     bodies_sent = [f"m{i}".encode() for i in range(10)]

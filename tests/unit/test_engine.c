@@ -3398,6 +3398,56 @@ START_TEST(test_engine_restore_ends_a_failure_history_at_an_unknown_event)
 }
 END_TEST
 
+START_TEST(test_engine_a_queue_whose_ids_are_used_up_refuses_publishes)
+{
+    /* ids are never reused: a restored last id near the top leaves only what is below it */
+    engine_t *e = new_engine();
+    engine_queue_info_t info;
+    memset(&info, 0, sizeof info);
+    info.settings = base_settings();
+    info.last_id = ENGINE_ID_MAX - 1;
+    ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
+    engine_restore_done(e, "jobs");
+    engine_pub_t two[2] = {{.msg = make_msg("a", NULL)}, {.msg = make_msg("b", NULL)}};
+    ck_assert_int_eq(engine_publish(e, "jobs", two, 2), SL_EIDS); /* all or nothing */
+    msg_unref(two[0].msg);
+    msg_unref(two[1].msg);
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 0);
+    ck_assert_uint_eq(publish_text(e, "jobs", "last"), ENGINE_ID_MAX);
+    engine_pub_t p = {.msg = make_msg("one more", NULL)};
+    ck_assert_int_eq(engine_publish(e, "jobs", &p, 1), SL_EIDS);
+    msg_unref(p.msg);
+    ck_assert_uint_eq(qinfo(e, "jobs").last_id, ENGINE_ID_MAX);
+    engine_free(e);
+}
+END_TEST
+
+START_TEST(test_engine_restored_group_ids_are_never_handed_out_again)
+{
+    engine_t *e = new_engine();
+    engine_queue_info_t info;
+    memset(&info, 0, sizeof info);
+    info.settings = base_settings();
+    ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
+    engine_group_info_t d = {.name = "default", .gid = 1};
+    ck_assert_int_eq(engine_restore_group(e, "jobs", &d), 0);
+    engine_restore_gid(e, "jobs", 5); /* a deleted group's, say */
+    engine_restore_done(e, "jobs");
+    group_add(e, "jobs", "new", false);
+    ck_assert_uint_eq(ginfo(e, "jobs", "new").gid, 6);
+
+    /* a log that names the last group id leaves no id for a new group */
+    ck_assert_int_eq(engine_restore_queue(e, "full", &info), 0);
+    engine_restore_gid(e, "full", UINT32_MAX);
+    engine_restore_done(e, "full"); /* its default group takes the lowest id no group has */
+    ck_assert_uint_eq(ginfo(e, "full", "default").gid, 1);
+    bool created;
+    ck_assert_int_eq(engine_group_put(e, "full", "g", NULL, 0, &created), SL_ETOOMANYGROUPS);
+    ck_assert(!created);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_group_max_attempts_overrides_the_queue_setting)
 {
     engine_t *e = new_engine(); /* the queue allows many attempts */
@@ -3508,6 +3558,8 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_engine_group_put_changes_the_limits_of_an_existing_group);
     tcase_add_test(tc, test_engine_group_max_attempts_overrides_the_queue_setting);
     tcase_add_test(tc, test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers);
+    tcase_add_test(tc, test_engine_a_queue_whose_ids_are_used_up_refuses_publishes);
+    tcase_add_test(tc, test_engine_restored_group_ids_are_never_handed_out_again);
     tcase_add_test(tc, test_engine_restored_out_of_order_ack_is_forgotten_when_the_message_goes);
     tcase_add_test(
         tc, test_engine_restored_out_of_order_ack_is_forgotten_when_retention_drops_the_message);
