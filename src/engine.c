@@ -962,8 +962,8 @@ static group_t *group_create(engine_t *e, queue_t *q, const char *name,
     if (from_latest) {
         g->cursor = q->end;
         /* saturating: only a damaged log restores a last id of UINT64_MAX (new ids stop at
-         * ENGINE_ID_MAX), and wrapping to 0 would make every message this group's after a
-         * restart */
+         * ENGINE_ID_MAX, and a message with that id is not restored), and wrapping to 0 would
+         * make every message this group's after a restart */
         g->start_id = q->last_id < UINT64_MAX ? q->last_id + 1 : UINT64_MAX;
     } else {
         g->cursor = q->base;
@@ -2192,6 +2192,14 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
     if (!msg_attrs_valid(m)) { /* dead-lettering or formatting it would trip msg_attrs_next() */
         log_msg(LOG_WARN,
                 "Queue '%s': message %llu has damaged attributes in its log; it is left out.",
+                q->name, (unsigned long long)m->id);
+        msg_unref(m);
+        return SL_EPARAM;
+    }
+    if (m->id > ENGINE_ID_MAX) { /* no server hands it out: a group made from=latest now starts
+                                  * at UINT64_MAX, and would take it for its own */
+        log_msg(LOG_WARN,
+                "Queue '%s': message %llu has an id out of range in its log; it is left out.",
                 q->name, (unsigned long long)m->id);
         msg_unref(m);
         return SL_EPARAM;

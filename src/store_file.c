@@ -1308,6 +1308,15 @@ static void rq_gid(rq_t *r, uint32_t gid)
     r->any_gid = true;
 }
 
+/* Whether a live (not deleted) group of the fold has id gid. */
+static bool rq_group_live(const rq_t *r, uint32_t gid)
+{
+    for (size_t gi = 0; gi < r->ngroups; gi++)
+        if (r->groups[gi].info.gid == gid && !r->groups[gi].deleted)
+            return true;
+    return false;
+}
+
 /* Forgets the states of deleted group gid: a group that got its id later (logs written before
  * group ids were kept unique across restarts) starts afresh, not with the deleted one's acks. */
 static void rq_forget_group(rq_t *r, uint32_t gid)
@@ -1464,6 +1473,8 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
         if ((err = qlog_get_group(rec, &g)) || g.name_len > ENGINE_NAME_MAX)
             break;
         rq_gid(r, g.gid);
+        if (!engine_name_valid(g.name, g.name_len))
+            break; /* the engine refuses it (only damage writes one): no group, as for it */
         size_t gi = 0;
         while (gi < r->ngroups && r->groups[gi].info.gid != g.gid)
             gi++;
@@ -1471,6 +1482,8 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             if (r->ngroups == r->gcap) {
                 r->gcap = r->gcap ? r->gcap * 2 : 4;
                 r->groups = sl_realloc(r->groups, r->gcap * sizeof *r->groups);
+                for (size_t j = 0; j < r->ngroups; j++) /* the names moved with the array */
+                    r->groups[j].info.name = r->groups[j].name;
             }
             r->ngroups++;
             r->groups[gi].meta = NULL;
@@ -1655,6 +1668,10 @@ static void rq_restore(store_file_t *s, rq_t *r)
         size_t ng = 0;
         for (uint32_t k = 0; rs && k < rs->n && ng < r->ngroups; k++) {
             rstate_t *st = &rs->s[k];
+            /* only the states of live groups: one of a group the log does not know (deleted, or
+             * named by a damaged record) would take the place of a live group's */
+            if (!rq_group_live(r, st->gid))
+                continue;
             engine_gstate_t *g = &gs[ng++];
             memset(g, 0, sizeof *g);
             g->gid = st->gid;

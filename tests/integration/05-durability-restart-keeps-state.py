@@ -89,6 +89,24 @@ def test_groups_come_back_with_their_start_and_progress(sluice, restart, how):
 
 
 @pytest.mark.parametrize("how", HOW)
+def test_many_groups_come_back_with_their_names_and_progress(sluice, restart, how):
+    # More groups than recovery's first table holds (it grows as GROUP records come): their
+    # names must survive the growth (a use-after-free under AddressSanitizer before the fix).
+    names = [f"g{i}" for i in range(12)]
+    sluice.publish_many("many", [b"1", b"2"])
+    for n in names:
+        sluice.put_group("many", n, status=201, **{"from": "earliest"})
+    for n in names[::2]:
+        [m] = sluice.lease("many", group=n)
+        sluice.ack("many", [m["receipt"]])
+    srv = restart(sluice, how)
+    assert {g["name"] for g in srv.get("/v1/queues/many/groups").json()["groups"]} == \
+        {"default", *names}
+    for i, n in enumerate(names):
+        assert bodies(srv.lease("many", group=n, max=10)) == ([b"2"] if i % 2 == 0 else [b"1", b"2"])
+
+
+@pytest.mark.parametrize("how", HOW)
 def test_delayed_messages_stay_delayed_then_become_visible(sluice, restart, how):
     t0 = time.monotonic()
     sluice.publish("d", b"later", params={"delay": "3s"})

@@ -3422,6 +3422,24 @@ START_TEST(test_engine_a_queue_whose_ids_are_used_up_refuses_publishes)
 }
 END_TEST
 
+START_TEST(test_engine_restore_leaves_out_a_message_whose_id_is_past_the_last_one)
+{
+    /* no server hands out UINT64_MAX: a log that names it is damaged, and a group made
+     * from=latest afterwards (it starts at UINT64_MAX) must not get that message */
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    restore_jobs(e, &s);
+    msg_t *m = msg_new("x", 1, NULL, 0, NULL, 0);
+    m->id = UINT64_MAX;
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, 0, NULL, 0), SL_EPARAM);
+    engine_restore_done(e, "jobs");
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 0);
+    group_add(e, "jobs", "late", true);
+    ck_assert_uint_eq(ginfo(e, "jobs", "late").lag, 0);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_restored_group_ids_are_never_handed_out_again)
 {
     engine_t *e = new_engine();
@@ -3559,6 +3577,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_engine_group_max_attempts_overrides_the_queue_setting);
     tcase_add_test(tc, test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers);
     tcase_add_test(tc, test_engine_a_queue_whose_ids_are_used_up_refuses_publishes);
+    tcase_add_test(tc, test_engine_restore_leaves_out_a_message_whose_id_is_past_the_last_one);
     tcase_add_test(tc, test_engine_restored_group_ids_are_never_handed_out_again);
     tcase_add_test(tc, test_engine_restored_out_of_order_ack_is_forgotten_when_the_message_goes);
     tcase_add_test(
