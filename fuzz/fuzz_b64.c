@@ -21,15 +21,8 @@
 
 #include "b64.h"
 
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            fprintf(stderr, "fuzz_b64: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fprintf(stderr, "\n");                                  \
-            abort();                                                \
-        }                                                           \
-    } while (0)
+#define FUZZ_NAME "fuzz_b64"
+#include "fuzz_check.h"
 
 static int ref_value(unsigned char c)
 {

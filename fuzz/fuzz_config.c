@@ -39,15 +39,8 @@
 #include "config.h"
 #include "dur.h"
 
-#define CHECK(cond, ...)                                               \
-    do {                                                               \
-        if (!(cond)) {                                                 \
-            fprintf(stderr, "fuzz_config: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                              \
-            fprintf(stderr, "\n");                                     \
-            abort();                                                   \
-        }                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_config"
+#include "fuzz_check.h"
 
 enum { T_LISTEN, T_PORT, T_UINT, T_SIZE, T_DUR, T_STR, T_STORAGE, T_LEVEL, T_FORMAT };
 

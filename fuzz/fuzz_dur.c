@@ -28,15 +28,8 @@
  * five-digit year, so the first one dur_parse_time refuses (after applying the offset). */
 #define DUR_YEAR_10000_S 253402300800LL
 
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            fprintf(stderr, "fuzz_dur: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fprintf(stderr, "\n");                                  \
-            abort();                                                \
-        }                                                           \
-    } while (0)
+#define FUZZ_NAME "fuzz_dur"
+#include "fuzz_check.h"
 
 /* The reference reading of a duration as dur.h documents it: digits (any number), then ms, s, m,
  * h, d or nothing, at most DUR_MAX_MS. Returns 1 when valid, 0 when not, and -1 when either

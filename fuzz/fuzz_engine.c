@@ -47,15 +47,9 @@
 #include "pool.h"
 #include "fuzz_input.h"
 
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_engine: check failed at op %d: %s: ", S.op_no, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fprintf(stderr, "\n");                                                       \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#define FUZZ_NAME "fuzz_engine"
+#define FUZZ_ON_FAIL() fprintf(stderr, "fuzz_engine: at op %d\n", S.op_no)
+#include "fuzz_check.h"
 
 #define NQ 8
 #define NG 4

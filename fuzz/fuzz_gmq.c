@@ -36,15 +36,8 @@
 #include "gmqwire.h"
 #include "mem.h"
 
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            fprintf(stderr, "fuzz_gmq: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fprintf(stderr, "\n");                                  \
-            abort();                                                \
-        }                                                           \
-    } while (0)
+#define FUZZ_NAME "fuzz_gmq"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,15 +21,8 @@
 
 #include "mpub.h"
 
-#define CHECK(cond, ...)                                             \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            fprintf(stderr, "fuzz_mpub: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                            \
-            fprintf(stderr, "\n");                                   \
-            abort();                                                 \
-        }                                                            \
-    } while (0)
+#define FUZZ_NAME "fuzz_mpub"
+#include "fuzz_check.h"
 
 #define MAXP 1000
 

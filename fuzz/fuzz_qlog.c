@@ -67,15 +67,8 @@
 #include "qlog.h"
 #include "fuzz_input.h"
 
-#define CHECK(cond, ...)                                             \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            fprintf(stderr, "fuzz_qlog: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                            \
-            fprintf(stderr, "\n");                                   \
-            abort();                                                 \
-        }                                                            \
-    } while (0)
+#define FUZZ_NAME "fuzz_qlog"
+#include "fuzz_check.h"
 
 #define HDR QLOG_HEADER_SIZE
 #define OVH QLOG_RECORD_OVERHEAD

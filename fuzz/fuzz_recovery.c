@@ -85,16 +85,9 @@
 
 static void dump_log(void);
 
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            dump_log();                                                  \
-            fprintf(stderr, "fuzz_recovery: check failed: %s: ", #cond); \
-            fprintf(stderr, __VA_ARGS__);                                \
-            fprintf(stderr, "\n");                                       \
-            abort();                                                     \
-        }                                                                \
-    } while (0)
+#define FUZZ_NAME "fuzz_recovery"
+#define FUZZ_ON_FAIL() dump_log()
+#include "fuzz_check.h"
 
 #define TRACE(...)                        \
     do {                                  \
