@@ -2205,6 +2205,7 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
         return SL_EPARAM;
     }
     bool damaged = false;
+    int ret = 0;
     uint64_t id = m->id; /* m may be gone at the end */
     if (m->published_at < 0) {
         m->published_at = 0;
@@ -2270,8 +2271,9 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
             ahead_put(g, a);
         }
     }
-    if (m->pending == 0) { /* every group was done with it: its finish records came later */
+    if (m->pending == 0) { /* no group needs it: done by all, or received by none */
         msg_remove(e, q, m);
+        ret = ENGINE_RESTORE_GONE;
         goto out;
     }
     if (msg_expires_at(m))
@@ -2283,7 +2285,7 @@ out:
                 "Queue '%s': message %llu has times or a failure history out of range in its "
                 "log; they were brought into range.",
                 q->name, (unsigned long long)id);
-    return 0;
+    return ret;
 }
 
 int engine_restore_idem(engine_t *e, const char *queue, const char *key, size_t len, uint64_t id,

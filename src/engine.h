@@ -241,10 +241,16 @@ void engine_restore_group_delete(engine_t *e, const char *queue, uint32_t gid);
  * SL_ETOOMANYGROUPS. */
 void engine_restore_gid(engine_t *e, const char *queue, uint32_t gid);
 
+/* engine_restore_message() did not keep the message: no group restored still needs it. */
+#define ENGINE_RESTORE_GONE 1
+
 /* Adds message m (id, published_at, expires_at and only_group set by the caller; the reference is
- * taken) with its state in the groups gs[0..n). Returns 0, SL_ENOQUEUE, SL_ECONFLICT when its id
- * is not above every id restored before, or SL_EPARAM when its attributes do not parse (it is
- * left out with a warning, but its id counts as used); m is released on every error. */
+ * taken) with its state in the groups gs[0..n). Returns 0; ENGINE_RESTORE_GONE when no group
+ * restored still needs it (every one that receives it is done, or none receives it), so it is
+ * not kept: the caller records that, or a group created later from=earliest would take it for
+ * its own at the next restart; SL_ENOQUEUE; SL_ECONFLICT when its id is not above every id
+ * restored before; or SL_EPARAM when its attributes do not parse or its id is past ENGINE_ID_MAX
+ * (it is left out with a warning, but its id counts as used). m is released on every error. */
 int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t deliver_at,
                            const engine_gstate_t *gs, size_t n);
 

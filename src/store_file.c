@@ -1278,18 +1278,34 @@ static void rq_maybe_gone(rq_t *r, uint64_t id)
 {
     msg_t *m = hmap_find(&r->msgs, &id, sizeof id);
     rstates_t *rs = hmap_find(&r->states, &id, sizeof id);
-    if (m == NULL || rs == NULL)
+    if (m == NULL)
         return;
     for (size_t gi = 0; gi < r->ngroups; gi++) {
         if (!rq_group_wants(r, gi, m))
             continue;
         bool done = false;
-        for (uint32_t k = 0; k < rs->n && !done; k++)
+        for (uint32_t k = 0; rs && k < rs->n && !done; k++)
             done = rs->s[k].gid == r->groups[gi].info.gid && rs->s[k].finished;
         if (!done)
             return;
     }
     rq_forget(r, id);
+}
+
+/* After a group's deletion: forgets the messages that no live group needs any more, as the
+ * engine removed them when the group went. Kept, a group created later from=earliest would find
+ * them in the log at the next start and take them: acked messages back. */
+static void rq_sweep(rq_t *r)
+{
+    uint64_t *ids = sl_malloc((r->msgs.len ? r->msgs.len : 1) * sizeof *ids);
+    size_t n = 0;
+    uint32_t pos = 0;
+    msg_t *m;
+    while ((m = hmap_next(&r->msgs, &pos)) != NULL)
+        ids[n++] = m->id;
+    for (size_t i = 0; i < n; i++)
+        rq_maybe_gone(r, ids[i]);
+    sl_free(ids);
 }
 
 /* Notes message id as handed out: new ids go above every id a record names (a PURGE's up_to too:
@@ -1513,6 +1529,7 @@ static int rq_record(void *ctx, const qlog_rec_t *rec)
             if (r->groups[gi].info.gid == gid)
                 r->groups[gi].deleted = true;
         rq_forget_group(r, gid);
+        rq_sweep(r);
         break;
     }
     case QLOG_IDEM: {
@@ -1693,7 +1710,15 @@ static void rq_restore(store_file_t *s, rq_t *r)
             heap_node_init(&msg_ext(m)->tmr, 0);
         }
         msg_ref(m); /* the restore takes one reference; the table keeps its own until freed */
-        engine_restore_message(s->engine, q->name, m, deliver_at, gs, ng);
+        uint64_t id = m->id;
+        if (engine_restore_message(s->engine, q->name, m, deliver_at, gs, ng) ==
+            ENGINE_RESTORE_GONE) {
+            /* The log keeps it for no group the engine has (its groups were lost or changed by
+             * damage, say): recorded as gone, uncounted, or a group created from=earliest now
+             * would find it in the log at the next start and take it */
+            qlog_ids_t ids = {.reason = ENGINE_DROP_MOVED, .n = 1};
+            qlog_put_ids(rec_buf(q, false), QLOG_DROP, &ids, &id);
+        }
     }
     sl_free(gs);
     sl_free(all);

@@ -107,6 +107,24 @@ def test_many_groups_come_back_with_their_names_and_progress(sluice, restart, ho
 
 
 @pytest.mark.parametrize("how", HOW)
+def test_a_message_gone_with_a_deleted_group_stays_gone_for_a_group_made_later(sluice, restart,
+                                                                               how):
+    # "one" is acked by default and waits only for g2; deleting g2 removes it. A group made
+    # from=earliest afterwards must not find it in the log at the next start.
+    sluice.publish("q", b"one")
+    sluice.put_group("q", "g2", status=201, **{"from": "earliest"})
+    [m] = sluice.lease("q")
+    sluice.ack("q", [m["receipt"]])
+    assert sluice.delete("/v1/queues/q/groups/g2").status_code == 200
+    sluice.publish("q", b"two")
+    sluice.put_group("q", "g1", status=201, **{"from": "earliest"})
+    assert bodies(sluice.peek("q", group="g1")["messages"]) == [b"two"]
+    srv = restart(sluice, how)
+    assert bodies(srv.peek("q", group="g1")["messages"]) == [b"two"]
+    assert srv.queue("q")["messages"] == 1
+
+
+@pytest.mark.parametrize("how", HOW)
 def test_delayed_messages_stay_delayed_then_become_visible(sluice, restart, how):
     t0 = time.monotonic()
     sluice.publish("d", b"later", params={"delay": "3s"})

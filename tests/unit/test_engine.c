@@ -3422,6 +3422,26 @@ START_TEST(test_engine_a_queue_whose_ids_are_used_up_refuses_publishes)
 }
 END_TEST
 
+START_TEST(test_engine_restore_says_when_no_group_needs_a_message)
+{
+    /* the store records such a message as gone: a group made from=earliest afterwards must not
+     * find it in the log at the next restart */
+    engine_t *e = new_engine();
+    engine_settings_t s = base_settings();
+    restore_jobs(e, &s); /* groups default (1) and audit (2) */
+    engine_gstate_t done[2] = {{.gid = 1, .finished = true}, {.gid = 2, .finished = true}};
+    msg_t *m = msg_new("x", 1, NULL, 0, NULL, 0);
+    m->id = 1;
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, 0, done, 2), ENGINE_RESTORE_GONE);
+    m = msg_new("y", 1, NULL, 0, NULL, 0);
+    m->id = 2;
+    ck_assert_int_eq(engine_restore_message(e, "jobs", m, 0, done, 1), 0); /* audit has it */
+    engine_restore_done(e, "jobs");
+    ck_assert_uint_eq(qinfo(e, "jobs").messages, 1);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_restore_leaves_out_a_message_whose_id_is_past_the_last_one)
 {
     /* no server hands out UINT64_MAX: a log that names it is damaged, and a group made
@@ -3578,6 +3598,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers);
     tcase_add_test(tc, test_engine_a_queue_whose_ids_are_used_up_refuses_publishes);
     tcase_add_test(tc, test_engine_restore_leaves_out_a_message_whose_id_is_past_the_last_one);
+    tcase_add_test(tc, test_engine_restore_says_when_no_group_needs_a_message);
     tcase_add_test(tc, test_engine_restored_group_ids_are_never_handed_out_again);
     tcase_add_test(tc, test_engine_restored_out_of_order_ack_is_forgotten_when_the_message_goes);
     tcase_add_test(
