@@ -271,13 +271,14 @@ static const struct option cmd_msg_publish_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Sends the len bytes at data, whole lines, as one batch with req; prints the reply (ids, or the
- * JSON). Returns the exit status. */
-static int cmd_msg_send_lines(cli_t *cli, client_req_t *req, const char *data, size_t len)
+/* Sends the first *whole bytes of in (whole lines, *lines of them not empty) as one batch with
+ * req, prints the reply (ids, or the JSON), and takes them out of in. Returns the exit status. */
+static int cmd_msg_send_lines(cli_t *cli, client_req_t *req, buf_t *in, size_t *whole,
+                              size_t *lines)
 {
     client_reply_t rep;
     memset(&rep, 0, sizeof rep);
-    client_req_body(req, data, len);
+    client_req_body(req, in->data, *whole);
     int err = client_send(cli->client, req, &rep), status = CLI_EXIT_OK;
     if (err < 0) {
         status = cli_exit_status(cli, err);
@@ -294,6 +295,8 @@ static int cmd_msg_send_lines(cli_t *cli, client_req_t *req, const char *data, s
     }
     client_reply_cleanup(&rep);
     fflush(stdout);
+    buf_consume(in, *whole);
+    *whole = *lines = 0;
     return status;
 }
 
@@ -332,7 +335,7 @@ static int cmd_msg_publish_lines(cli_t *cli, const cli_cmd_t *cmd, client_req_t 
             if (in.len > whole)
                 lines++, whole = in.len;
             if (lines)
-                status = cmd_msg_send_lines(cli, req, in.data, whole);
+                status = cmd_msg_send_lines(cli, req, &in, &whole, &lines);
             break;
         }
         buf_add(&in, chunk, (size_t)n);
@@ -341,24 +344,18 @@ static int cmd_msg_publish_lines(cli_t *cli, const cli_cmd_t *cmd, client_req_t 
             size_t end = (size_t)(nl - in.data) + 1;
             lines += end - whole > 1;
             whole = end;
-            if (lines == CMD_MSG_LINES_BATCH || whole >= CMD_MSG_LINES_BYTES) {
-                if ((status = cmd_msg_send_lines(cli, req, in.data, whole)) != CLI_EXIT_OK)
-                    goto out;
-                buf_consume(&in, whole);
-                whole = lines = 0;
-            }
+            if ((lines == CMD_MSG_LINES_BATCH || whole >= CMD_MSG_LINES_BYTES) &&
+                (status = cmd_msg_send_lines(cli, req, &in, &whole, &lines)) != CLI_EXIT_OK)
+                goto out;
         }
         if (in.len - whole > CMD_MSG_MAX_STDIN) {
             status = cli_usage(cmd, "publish: a line of standard input is over %zu MiB.",
                                CMD_MSG_MAX_STDIN >> 20);
             break;
         }
-        if (lines && !cmd_msg_stdin_ready()) {
-            if ((status = cmd_msg_send_lines(cli, req, in.data, whole)) != CLI_EXIT_OK)
-                break;
-            buf_consume(&in, whole);
-            whole = lines = 0;
-        }
+        if (lines && !cmd_msg_stdin_ready() &&
+            (status = cmd_msg_send_lines(cli, req, &in, &whole, &lines)) != CLI_EXIT_OK)
+            break;
     }
 out:
     buf_cleanup(&in);

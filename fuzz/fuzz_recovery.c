@@ -1121,27 +1121,49 @@ static int note_qi; /* the queue whose file note_record() reads */
 static int note_record(void *ctx, const qlog_rec_t *r)
 {
     uint64_t v, *n = ctx; /* [purge, min_pub] */
+    uint32_t gid = 0;     /* the group id the record names, if any */
     qlog_publish_t p;
     qlog_group_t g;
-    if (r->type == QLOG_PURGE && qlog_get_u64(r, &v) == 0 && v > n[0])
-        n[0] = v;
-    if (qlog_get_publish(r, &p) == 0 && p.id < n[1])
-        n[1] = p.id;
     qlog_ids_t ids;
     qlog_fail_t f;
-    uint32_t gid;
-    if ((qlog_get_ids(r, &ids) == 0 && ids.gid == UINT32_MAX) ||
-        (qlog_get_fail(r, &f) == 0 && f.gid == UINT32_MAX) ||
-        (qlog_get_group(r, &g) == 0 && g.gid == UINT32_MAX) ||
-        (r->type == QLOG_GROUP_DEL && qlog_get_u32(r, &gid) == 0 && gid == UINT32_MAX) ||
-        (qlog_get_publish(r, &p) == 0 && p.only_group == UINT32_MAX))
-        G[note_qi].top_gid = true;
-    if (qlog_get_group(r, &g) == 0 && g.name_len <= ENGINE_NAME_MAX &&
-        G[note_qi].ngrp < SL_ARRAY_LEN(G[note_qi].grp)) {
-        G[note_qi].grp[G[note_qi].ngrp].gid = g.gid;
-        memcpy(G[note_qi].grp[G[note_qi].ngrp].name, g.name, g.name_len);
-        G[note_qi].grp[G[note_qi].ngrp++].name[g.name_len] = '\0';
+    switch (r->type) {
+    case QLOG_PURGE:
+        if (qlog_get_u64(r, &v) == 0 && v > n[0])
+            n[0] = v;
+        break;
+    case QLOG_PUBLISH:
+        if (qlog_get_publish(r, &p) == 0) {
+            if (p.id < n[1])
+                n[1] = p.id;
+            gid = p.only_group;
+        }
+        break;
+    case QLOG_FINISH:
+    case QLOG_DROP:
+        if (qlog_get_ids(r, &ids) == 0)
+            gid = ids.gid;
+        break;
+    case QLOG_FAIL:
+        if (qlog_get_fail(r, &f) == 0)
+            gid = f.gid;
+        break;
+    case QLOG_GROUP_DEL:
+        if (qlog_get_u32(r, &gid) != 0)
+            gid = 0;
+        break;
+    case QLOG_GROUP:
+        if (qlog_get_group(r, &g) != 0)
+            break;
+        gid = g.gid;
+        if (g.name_len <= ENGINE_NAME_MAX && G[note_qi].ngrp < SL_ARRAY_LEN(G[note_qi].grp)) {
+            G[note_qi].grp[G[note_qi].ngrp].gid = g.gid;
+            memcpy(G[note_qi].grp[G[note_qi].ngrp].name, g.name, g.name_len);
+            G[note_qi].grp[G[note_qi].ngrp++].name[g.name_len] = '\0';
+        }
+        break;
     }
+    if (gid == UINT32_MAX)
+        G[note_qi].top_gid = true;
     return 0;
 }
 

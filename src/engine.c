@@ -2087,6 +2087,15 @@ int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info
     return 0;
 }
 
+/* Whether a group of q has id gid. */
+static bool gid_taken(const queue_t *q, uint32_t gid)
+{
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        if (q->groups[i]->gid == gid)
+            return true;
+    return false;
+}
+
 int engine_restore_group(engine_t *e, const char *queue, const engine_group_info_t *gi)
 {
     queue_t *q = queue_find(e, queue);
@@ -2094,9 +2103,8 @@ int engine_restore_group(engine_t *e, const char *queue, const engine_group_info
         return SL_ENOQUEUE;
     if (!engine_name_valid(gi->name, strlen(gi->name)))
         return SL_ENAME;
-    for (uint32_t i = 0; i < q->ngroups; i++)
-        if (q->groups[i]->gid == gi->gid)
-            return 0;
+    if (gid_taken(q, gi->gid))
+        return 0;
     if (group_find(q, gi->name))
         return 0; /* a name reused after a delete whose record was lost: keep the first */
     engine_begin(e);
@@ -2340,15 +2348,6 @@ void **engine_queue_jdata(engine_t *e, const char *queue)
 {
     queue_t *q = queue_find(e, queue);
     return q ? &q->jdata : NULL;
-}
-
-/* Whether a group of q has id gid. */
-static bool gid_taken(const queue_t *q, uint32_t gid)
-{
-    for (uint32_t i = 0; i < q->ngroups; i++)
-        if (q->groups[i]->gid == gid)
-            return true;
-    return false;
 }
 
 void engine_restore_done(engine_t *e, const char *queue)

@@ -3197,13 +3197,17 @@ START_TEST(test_engine_fanout_queue_keeps_messages_only_for_its_groups)
 }
 END_TEST
 
+/* What a log says of a queue with settings s, created at T0, before anything else is restored. */
+static engine_queue_info_t queue_info(engine_settings_t s)
+{
+    return (engine_queue_info_t){.settings = s, .created_at = T0};
+}
+
 START_TEST(test_engine_a_queue_restored_as_its_own_dead_letter_queue_redelivers)
 {
     /* the API refuses a queue as its own dead-letter queue; a damaged log can still say so */
     engine_t *e = new_engine();
-    engine_queue_info_t info;
-    memset(&info, 0, sizeof info);
-    info.settings = base_settings();
+    engine_queue_info_t info = queue_info(base_settings());
     info.settings.max_attempts = 1;
     info.settings.max_messages = 1; /* dead-lettering into it would drop the message itself */
     snprintf(info.settings.dlq, sizeof info.settings.dlq, "jobs");
@@ -3224,11 +3228,8 @@ END_TEST
  * as a log would, ready for messages. */
 static void restore_jobs(engine_t *e, const engine_settings_t *s)
 {
-    engine_queue_info_t info;
-    memset(&info, 0, sizeof info);
-    info.settings = *s;
+    engine_queue_info_t info = queue_info(*s);
     info.dlq_auto = true; /* jobs.dlq */
-    info.created_at = T0;
     ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
     engine_group_info_t g;
     memset(&g, 0, sizeof g);
@@ -3336,12 +3337,9 @@ START_TEST(test_engine_restore_replaces_a_dead_letter_queue_that_is_not_a_queue_
     /* only a damaged log holds one (the API refuses it): dead-lettering would create a queue
      * that the next start skips, so the default, jobs.dlq, takes its place */
     engine_t *e = new_engine();
-    engine_queue_info_t info;
-    memset(&info, 0, sizeof info);
-    info.settings = base_settings();
+    engine_queue_info_t info = queue_info(base_settings());
     info.settings.max_attempts = 1;
     strcpy(info.settings.dlq, "bad name");
-    info.created_at = T0;
     ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
     ck_assert_str_eq(qinfo(e, "jobs").settings.dlq, "jobs.dlq");
     engine_free(e);
@@ -3402,9 +3400,7 @@ START_TEST(test_engine_a_queue_whose_ids_are_used_up_refuses_publishes)
 {
     /* ids are never reused: a restored last id near the top leaves only what is below it */
     engine_t *e = new_engine();
-    engine_queue_info_t info;
-    memset(&info, 0, sizeof info);
-    info.settings = base_settings();
+    engine_queue_info_t info = queue_info(base_settings());
     info.last_id = ENGINE_ID_MAX - 1;
     ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
     engine_restore_done(e, "jobs");
@@ -3463,9 +3459,7 @@ END_TEST
 START_TEST(test_engine_restored_group_ids_are_never_handed_out_again)
 {
     engine_t *e = new_engine();
-    engine_queue_info_t info;
-    memset(&info, 0, sizeof info);
-    info.settings = base_settings();
+    engine_queue_info_t info = queue_info(base_settings());
     ck_assert_int_eq(engine_restore_queue(e, "jobs", &info), 0);
     engine_group_info_t d = {.name = "default", .gid = 1};
     ck_assert_int_eq(engine_restore_group(e, "jobs", &d), 0);
