@@ -62,6 +62,7 @@ static json_t *cmd_inspect_seg_json(const inspect_seg_t *s, bool verbose)
     json_object_set_new(o, "last_id", s->last_id ? inspect_u64_json(s->last_id) : json_null());
     json_object_set_new(o, "damaged_bytes", inspect_u64_json(s->damaged));
     json_object_set_new(o, "tail_bytes", inspect_u64_json(s->tail_bad));
+    json_object_set_new(o, "zero_tail_bytes", inspect_u64_json(s->zeros));
     if (verbose) {
         json_t *a = json_array();
         for (size_t i = 0; i < s->nrecs; i++) {

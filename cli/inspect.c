@@ -779,6 +779,7 @@ static void inspect_segment(ictx_t *c, const char *qdir, inspect_seg_t *s, bool 
     }
     s->scanned = true;
     s->tail_bad = res.tail_bad;
+    s->zeros = res.zeros;
     if (res.seq != s->seq)
         inspect_problem(in, INSPECT_SEQ_MISMATCH, c->qname, c->rel, NULL,
                         "Its header says it is segment %llu, its name %llu; recovery goes by the "

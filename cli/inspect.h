@@ -97,6 +97,7 @@ typedef struct inspect_seg {
     uint64_t first_id, last_id; /* lowest and highest published id; 0 when none */
     uint64_t damaged;           /* bytes in damaged ranges */
     uint64_t tail_bad;          /* bytes after the last valid record */
+    uint64_t zeros;             /* the zero tail after them: space written ahead, not data */
     inspect_record_t *recs;     /* with records only */
     size_t nrecs, reccap;
 } inspect_seg_t;

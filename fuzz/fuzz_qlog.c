@@ -11,7 +11,7 @@
  *      whole encoded record), encodes them with the qlog_put_* encoders after a header, scans
  *      them back and compares them field by field; in mode 3 the program goes on with mutations
  *      of the image (bit flips, byte writes, zeroed ranges, cuts at the end, ranges deleted or
- *      filled in) and the image is scanned again.
+ *      filled in, writes torn inside a zero tail) and the image is scanned again.
  *
  * Every scan is of a heap buffer of exactly the image's size (ASan sees any read past it) and is
  * checked against the format as qlog.c's opening comment and docs/storage-format.md state it:
@@ -19,14 +19,16 @@
  *   - the header is accepted exactly when magic, version, header size and checksum are right,
  *     and the sequence number and salt are the header's;
  *   - reported records and damaged ranges tile [32, valid_end) in order, with nothing left out,
- *     and valid_end + tail_bad == size (so 32 + damaged + record bytes + tail_bad == size);
+ *     and valid_end + tail_bad + zeros == size (so 32 + damaged + record bytes + tail_bad +
+ *     zeros == size); the zero tail is exactly the run of zero bytes that ends the file, after the
+ *     bad tail if there is one, and all of [valid_end, size) when there is none;
  *     every record has the documented head (length, a known type, zero flags and reserved
  *     bytes) and checksum (seeded with the salt) and lies inside the input, its payload pointer
  *     is where the layout puts it; no valid record starts anywhere inside a damaged range or the
  *     bad tail (the scanner resumes at the first one); tail_whole is set exactly when the bad
- *     tail begins with a whole record (plausible head, length inside the file) that fails its
- *     checksum; the counts in the result agree with the callbacks, and a callback's non-zero
- *     return ends the scan with that value;
+ *     tail begins with a whole record (plausible head, length inside the bytes before the zero
+ *     tail) that fails its checksum; the counts in the result agree with the callbacks, and a
+ * callback's non-zero return ends the scan with that value;
  *   - every decoder runs on every record: it fails for a record of another type, and otherwise
  *     it succeeds exactly when the payload has its documented shape (lengths that add up to the
  *     payload length exactly, key at most MSG_KEY_MAX, attributes at most MSG_ATTRS_MAX,
@@ -396,17 +398,31 @@ static int check_scan(const unsigned char *data, size_t size, long stop_at, qlog
     }
     CHECK(res->valid_end == pos, "valid_end %zu, the records end at %zu", res->valid_end, pos);
     CHECK(res->valid_end <= size, "valid_end %zu > size %zu", res->valid_end, size);
-    CHECK(res->valid_end + res->tail_bad == size, "valid_end %zu + tail_bad %zu != size %zu",
-          res->valid_end, res->tail_bad, size);
+    CHECK(res->valid_end + res->tail_bad + res->zeros == size,
+          "valid_end %zu + tail_bad %zu + zeros %zu != size %zu", res->valid_end, res->tail_bad,
+          res->zeros, size);
     CHECK(res->records == nrec && res->damaged == dmg, "counts: %zu/%zu records, %zu/%zu damaged",
           res->records, nrec, res->damaged, dmg);
-    CHECK(HDR + dmg + recbytes + res->tail_bad == size, "bytes do not add up");
+    CHECK(HDR + dmg + recbytes + res->tail_bad + res->zeros == size, "bytes do not add up");
+    size_t zero_at = size; /* where the run of zero bytes that ends the file starts */
+    while (zero_at > HDR && data[zero_at - 1] == 0)
+        zero_at--;
+    if (res->tail_bad == 0) {
+        for (size_t o = res->valid_end; o < size; o++)
+            CHECK(data[o] == 0, "byte %zu after the records is not zero and not in the bad tail",
+                  o);
+    } else {
+        CHECK(res->valid_end + res->tail_bad == zero_at,
+              "the bad tail [%zu, +%zu) does not end where the zero tail starts (%zu)",
+              res->valid_end, res->tail_bad, zero_at);
+    }
     for (size_t o = res->valid_end; o < size; o++)
         CHECK(ref_record_at(data, size, o, sc.salt) == 0,
               "a valid record starts at %zu inside the torn tail [%zu, %zu)", o, res->valid_end,
               size);
     /* bad bytes at the end are a torn write only when the record there is incomplete */
-    bool whole = res->tail_bad > 0 && ref_whole_at(data, size, res->valid_end);
+    bool whole = res->tail_bad > 0 && ref_whole_at(data, size, res->valid_end) &&
+                 res->valid_end + OVH + le(data + res->valid_end, 4) <= zero_at;
     CHECK(res->tail_whole == whole, "tail_whole %d for a tail of %zu bytes at %zu (whole: %d)",
           res->tail_whole, res->tail_bad, res->valid_end, whole);
     return rc;
@@ -823,7 +839,7 @@ static bool img_in_payload(size_t at, size_t n, const unsigned char *orig)
 
 static void mutate(rd_t *r, size_t nw, const unsigned char *orig)
 {
-    uint8_t kind = u8(r) % 6;
+    uint8_t kind = u8(r) % 7;
     size_t pos;
     if (img.n == 0)
         return;
@@ -840,7 +856,7 @@ static void mutate(rd_t *r, size_t nw, const unsigned char *orig)
     }
     pos %= img.n;
     size_t len = 1 + u8(r) % 40;
-    static const char *const kinds[] = {"flip", "set", "zero", "cut", "delete", "insert"};
+    static const char *const kinds[] = {"flip", "set", "zero", "cut", "delete", "insert", "tail"};
     TRACE("mutation: %s at %zu (len %zu) of %zu bytes\n", kinds[kind], pos, len, img.n);
     switch (kind) {
     case 0: /* a flipped bit */
@@ -863,6 +879,14 @@ static void mutate(rd_t *r, size_t nw, const unsigned char *orig)
         memmove(img.d + pos, img.d + pos + len, img.n - pos - len);
         memmove(img.from + pos, img.from + pos + len, (img.n - pos - len) * sizeof *img.from);
         img.n -= len;
+        break;
+    case 6: /* a write torn inside the zero tail: from pos on only the zeros written ahead */
+        memset(img.d + pos, 0, img.n - pos);
+        img_reserve(img.n + 64 * len);
+        memset(img.d + img.n, 0, 64 * len);
+        for (size_t i = 0; i < 64 * len; i++)
+            img.from[img.n + i] = DEAD;
+        img.n += 64 * len;
         break;
     default: { /* a run of one byte value pushed in (it can never form a record) */
         unsigned char v = u8(r);
@@ -924,7 +948,7 @@ static void round_trip(rd_t *r, bool mutations)
     qlog_scan_result_t res;
     check_scan(exact, img.n, -1, &res);
     CHECK(!sc.overflow && res.records == rt.nw && res.damaged == 0 && res.tail_bad == 0 &&
-              res.valid_end == img.n && res.seq == seq && res.salt == salt,
+              res.zeros == 0 && res.valid_end == img.n && res.seq == seq && res.salt == salt,
           "round trip: %zu of %zu records, %zu damaged, %zu torn", res.records, rt.nw, res.damaged,
           res.tail_bad);
     for (size_t i = 0; i < rt.nw; i++) {

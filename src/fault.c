@@ -43,7 +43,7 @@ static bool fault_fires(struct fault *f)
     return fault_repeat ? n >= f->at : n == f->at;
 }
 
-int fault_write_all(int fd, const void *buf, size_t n)
+int fault_write_all(int fd, const void *buf, size_t n, off_t off)
 {
     const char *p = buf;
     if (fault_fires(&fault_w)) {
@@ -52,19 +52,20 @@ int fault_write_all(int fd, const void *buf, size_t n)
     }
     if (fault_fires(&fault_short) && n > 1) {
         /* half of it reaches the file, then the disk is full: a torn write */
-        ssize_t w = write(fd, p, n / 2);
+        ssize_t w = pwrite(fd, p, n / 2, off);
         (void)w;
         errno = ENOSPC;
         return -1;
     }
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = pwrite(fd, p, n, off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
         p += w;
+        off += w;
         n -= (size_t)w;
     }
     return 0;

@@ -17,9 +17,9 @@
 /* Reads the SLUICE_FAULT_* variables. */
 void fault_init(void);
 
-/* write(2) that writes everything (retrying short writes and EINTR) unless a fault fires.
- * Returns 0, or -1 with errno set. */
-int fault_write_all(int fd, const void *buf, size_t n);
+/* pwrite(2) of all n bytes at offset off (retrying short writes and EINTR) unless a fault
+ * fires. Returns 0, or -1 with errno set. */
+int fault_write_all(int fd, const void *buf, size_t n, off_t off);
 
 /* fdatasync(2) unless a fault fires. Returns 0, or -1 with errno set. */
 int fault_fdatasync(int fd);

@@ -61,9 +61,17 @@
  * matches a salt it cannot know, so damage before a body never makes the scanner take part of the
  * body for a record.
  *
- * A bad record at the very end is a torn write only if it is incomplete (its head is cut, or its
- * length runs past the end of the file); a whole record whose checksum fails there is damage like
- * any other, and is kept, not cut.
+ * The zero tail. The writer keeps zero bytes written ahead of its appends (store_file.c), so
+ * that an append does not change the file's size and an fdatasync writes the data alone, not the
+ * inode as well. Zero bytes from where a record would start to the end of the file are therefore
+ * the end of the records, neither damage nor a torn write: no record is all zeros (type 0 does
+ * not exist).
+ *
+ * A bad record at the very end is a torn write only if it is incomplete: its head is cut, or its
+ * length runs past the end of the file or into the zero tail (where the write stopped); a whole
+ * record whose checksum fails there is damage like any other, and is kept, not cut. (A damaged
+ * whole record whose checksum ends in a zero byte reaches into the zero tail and is taken for a
+ * torn one: it was unreadable either way.)
  *
  * Upgrading. A change to the layout bumps QLOG_VERSION. The reader keeps decoding every older
  * version it knows (a version-1 reader stays beside the new one); segments are rewritten in the
@@ -513,17 +521,28 @@ int qlog_scan(const unsigned char *data, size_t size, const qlog_scan_cb_t *cb,
     uint32_t seed = QLOG_SEED ^ res->salt;
     size_t off = QLOG_HEADER_SIZE;
     res->valid_end = off;
+    /* where the zero tail starts; no record starts inside it (its type byte would be 0) */
+    size_t zero_at = size;
+    while (zero_at > off && data[zero_at - 1] == 0)
+        zero_at--;
     while (off < size) {
         bool whole;
         size_t n = record_at(data, size, off, seed, &whole);
+        if (n == 0 && off >= zero_at) {
+            res->zeros = size - off;
+            break;
+        }
         if (n == 0) {
             /* damage or a torn tail: find where valid records start again, if they do */
             size_t next = off + 1;
-            while (next < size && record_at(data, size, next, seed, NULL) == 0)
+            while (next < zero_at && record_at(data, size, next, seed, NULL) == 0)
                 next++;
-            if (next >= size) {
-                res->tail_bad = size - off;
-                res->tail_whole = whole;
+            if (next >= zero_at) {
+                res->tail_bad = zero_at - off;
+                res->zeros = size - zero_at;
+                /* a whole record reaching into the zero tail is one whose write stopped there */
+                res->tail_whole =
+                    whole && off + QLOG_RECORD_OVERHEAD + le_get(data + off, 4) <= zero_at;
                 break;
             }
             if (cb && cb->damaged)

@@ -148,9 +148,12 @@ typedef struct qlog_scan_result {
     uint64_t seq;     /* from the header */
     uint32_t salt;    /* from the header */
     size_t valid_end; /* end of the last valid record: where appending may resume */
-    size_t tail_bad;  /* bytes after valid_end that hold no valid record (a torn tail) */
+    size_t tail_bad;  /* bytes after valid_end that hold no valid record (a torn tail); the
+                         zero tail after them is not counted */
     bool tail_whole;  /* ...but they begin with a whole record (plausible head, length inside the
-                         file) that fails only its checksum: damage, not a torn write */
+                         bytes before the zero tail) that fails only its checksum: damage, not a
+                         torn write */
+    size_t zeros;     /* the zero tail: space written ahead, after valid_end + tail_bad */
     size_t records;   /* valid records seen */
     size_t damaged;   /* bytes reported through damaged() */
 } qlog_scan_result_t;
@@ -159,7 +162,8 @@ typedef struct qlog_scan_result {
  * header is missing or invalid (the file is not a segment of this version), or the non-zero value
  * a record callback returned. A checksum failure in the middle is reported through damaged() and
  * the scan resumes at the next offset where a valid record starts; bad bytes that run to the end
- * are the torn tail (res->tail_bad), not damage. */
+ * are the torn tail (res->tail_bad), not damage. Zero bytes from a record boundary to the end are
+ * the zero tail (res->zeros): no record, no damage. */
 int qlog_scan(const unsigned char *data, size_t size, const qlog_scan_cb_t *cb,
               qlog_scan_result_t *res);
 

@@ -32,6 +32,12 @@
  * wrap (the next file must sort after every other): ffffffffffffffff.seg is never rotated away
  * from, and when it cannot be appended to at start it is moved aside (top_segment_free()).
  *
+ * The zero tail. Records go into zero bytes written ahead of them (seg_append()), so that an
+ * fdatasync finds the file's size unchanged and writes the data alone, not the inode as well: one
+ * disk write of three per sync on ext4 without a journal, a journal commit with one. The tail grows
+ * when a write reaches past it, and is cut off at rotation and at a clean stop (tail_cut()); the
+ * scanner reads zeros at the end as the end of the records (qlog.c).
+ *
  * Failure. A write or fdatasync that fails (disk full, I/O error) fails its whole batch: every
  * file of the batch is cut back to its size before it (so no half-written record stays), the
  * requests waiting on it get 503 storage_unavailable, and so do those waiting for the batch after
@@ -56,6 +62,8 @@
  * the groups and settings never live only in segments that are deleted later.
  *
  * Alternatives rejected:
+ * - fallocate() instead of zeros for the tail: the first write into an unwritten extent changes
+ *   the extent tree, so the inode is written at the sync all the same.
  * - One log for all queues: simpler to sync, but GMQ's "one file per queue" is what operators
  *   expect to find, a queue's space can then be freed by deleting its files, and compaction
  *   stays per queue.
@@ -91,6 +99,9 @@
 
 #define FILE_RETRY_MS 500
 #define FILE_NONE ((size_t)-1)
+/* the zero tail written ahead of a segment's records (seg_append) */
+#define FILE_AHEAD_MIN ((off_t)16 * 1024)
+#define FILE_AHEAD_MAX ((off_t)1024 * 1024)
 
 typedef struct store_file store_file_t;
 
@@ -140,7 +151,10 @@ typedef struct fq {
     /* owned by the storage thread once started */
     int fd;
     uint64_t fd_seq;
-    off_t fd_size;
+    off_t fd_size;    /* where the records end: the next append goes there */
+    off_t fd_alloc;   /* the file's size: fd_size plus its zero tail */
+    off_t ahead;      /* the zero tail's length at the last extension */
+    int64_t ahead_at; /* when that was (ms, monotonic) */
 } fq_t;
 
 /* One queue's part of a batch. */
@@ -790,8 +804,9 @@ static void on_flush(uv_prepare_t *h)
 static int seg_create(fq_t *q, uint64_t seq)
 {
     char *path = seg_path(q, seq, "");
-    /* O_EXCL: a segment is never reopened by accident; a failed earlier attempt was unlinked */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    /* O_EXCL: a segment is never reopened by accident; a failed earlier attempt was unlinked.
+     * No O_APPEND: appends go at fd_size, inside the zero tail; read by tail_cut(). */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     sl_free(path);
     return fd;
 }
@@ -807,7 +822,86 @@ static int seg_switch(fjob_t *j)
     j->opened_new = true;
     q->fd = fd;
     q->fd_seq = j->new_seq;
-    q->fd_size = 0;
+    q->fd_size = q->fd_alloc = 0;
+    return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes zeros over [from, to) of fd. Returns 0 or -1 (errno). */
+static int zero_fill(int fd, off_t from, off_t to)
+{
+    static unsigned char zeros[64 * 1024]; /* only read: never takes memory of its own */
+    while (from < to) {
+        size_t n = to - from < (off_t)sizeof zeros ? (size_t)(to - from) : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, from);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        from += w;
+    }
+    return 0;
+}
+
+/* Cuts the zero tail off q's active segment if the file still ends with it: bytes someone else
+ * put there are never cut. */
+static void tail_cut(fq_t *q)
+{
+    unsigned char buf[4096];
+    struct stat st;
+    if (q->fd_alloc <= q->fd_size || fstat(q->fd, &st) < 0 || st.st_size != q->fd_alloc)
+        return;
+    for (off_t at = q->fd_size; at < q->fd_alloc;) {
+        size_t n = q->fd_alloc - at < (off_t)sizeof buf ? (size_t)(q->fd_alloc - at) : sizeof buf;
+        ssize_t r = pread(q->fd, buf, n, at);
+        if (r <= 0)
+            return;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i])
+                return;
+        at += r;
+    }
+    if (ftruncate(q->fd, q->fd_size) == 0)
+        q->fd_alloc = q->fd_size;
+}
+
+/* Appends n bytes to q's active segment where its records end. When they reach past the zero
+ * tail (qlog.c), the file's size changes anyway, so this is when a new tail is written after
+ * them: the fdatasync that has to write the inode for this append does it for the tail too, and
+ * the appends that go into the tail afterwards leave the inode alone. A queue that keeps writing
+ * gets a tail twice as long each time (up to FILE_AHEAD_MAX), one that writes rarely a short one;
+ * the tail stops at segment_bytes, where the segment rotates. A tail that cannot be written (disk
+ * full) is given up: the file is cut back to its records and appends just grow it. Returns 0 or
+ * -1 (errno) when the records themselves could not be written. */
+static int seg_append(store_file_t *s, fq_t *q, const unsigned char *p, size_t n)
+{
+    if (fault_write_all(q->fd, p, n, q->fd_size) < 0)
+        return -1;
+    q->fd_size += (off_t)n;
+    if (q->fd_size <= q->fd_alloc)
+        return 0;
+    int64_t now = mono_ms();
+    q->ahead = now - q->ahead_at < 1000 && q->ahead ? q->ahead * 2 : FILE_AHEAD_MIN;
+    if (q->ahead > FILE_AHEAD_MAX)
+        q->ahead = FILE_AHEAD_MAX;
+    q->ahead_at = now;
+    off_t end = (q->fd_size + q->ahead + 4095) / 4096 * 4096;
+    if ((uint64_t)end > s->segment_bytes)
+        end = (off_t)s->segment_bytes;
+    q->fd_alloc = q->fd_size;
+    if (end > q->fd_size) {
+        if (zero_fill(q->fd, q->fd_size, end) == 0)
+            q->fd_alloc = end;
+        else if (ftruncate(q->fd, q->fd_size) < 0) {
+            /* zeros left after the records are a zero tail all the same */
+        }
+    }
     return 0;
 }
 
@@ -865,25 +959,23 @@ static int job_run(store_file_t *s, fjob_t *j)
         if (seg_switch(j) < 0)
             return -1;
     }
-    if (first > 0) {
-        if (fault_write_all(q->fd, p, first) < 0)
-            return -1;
-        q->fd_size += (off_t)first;
-    }
+    if (first > 0 && seg_append(s, q, p, first) < 0)
+        return -1;
     if (j->rotate_at != FILE_NONE) {
-        /* the old segment is complete: sync it before the new one takes over */
-        if (fault_fdatasync(q->fd) < 0 || seg_switch(j) < 0)
+        /* the old segment is complete: sync it before the new one takes over. Its zero tail is
+         * cut (a crash that loses the cut leaves zeros the scanner reads as the end anyway). */
+        if (fault_fdatasync(q->fd) < 0)
             return -1;
-        if (fault_write_all(q->fd, p + first, n - first) < 0)
+        tail_cut(q);
+        if (seg_switch(j) < 0 || seg_append(s, q, p + first, n - first) < 0)
             return -1;
-        q->fd_size = (off_t)(n - first);
     }
     if (j->compact.len) {
         /* written beside, synced, then renamed over the segment it replaces: at any crash the
          * directory holds either the old segment or the whole new one */
         char *tmp = seg_path(q, j->compact_seq, ".tmp"), *dst = seg_path(q, j->compact_seq, "");
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int r = fd < 0 ? -1 : fault_write_all(fd, j->compact.data, j->compact.len);
+        int r = fd < 0 ? -1 : fault_write_all(fd, j->compact.data, j->compact.len, 0);
         if (r == 0)
             r = fault_fdatasync(fd);
         if (fd >= 0)
@@ -916,7 +1008,7 @@ static void job_undo(fjob_t *j)
     }
     q->fd = j->old_fd;
     q->fd_seq = j->old_seq;
-    q->fd_size = j->old_size;
+    q->fd_size = q->fd_alloc = j->old_size; /* the cut takes the zero tail too */
     if (q->fd >= 0 && ftruncate(q->fd, q->fd_size) < 0)
         log_errno(LOG_ERROR, "Queue '%s': cannot cut segment %llu back after a failed write",
                   q->name, (unsigned long long)q->fd_seq);
@@ -1754,9 +1846,9 @@ static int scan_segment(rq_t *r, uint64_t seq, bool last)
 {
     fq_t *q = r->fq;
     char *path = seg_path(q, seq, "");
-    /* O_APPEND: if this is the active segment, records are appended after what is read here
-     * (and after the cut, when a torn tail is cut off) */
-    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    /* if this is the active segment, records are appended where what is read here ends (after
+     * the cut, when a torn tail is cut off), into its zero tail */
+    int fd = open(path, O_RDWR | O_CLOEXEC);
     struct stat st;
     int rc = -1;
     if (fd < 0 || fstat(fd, &st) < 0) {
@@ -1797,10 +1889,11 @@ static int scan_segment(rq_t *r, uint64_t seq, bool last)
         log_msg(LOG_WARN, "%s: its header says segment %llu; read in the order of file names.",
                 path, (unsigned long long)res.seq);
     q->salt = q->buf.salt = q->later.salt = res.salt; /* appends continue with it */
+    off_t size = st.st_size;
+    seg->bytes = (uint64_t)st.st_size - res.zeros; /* the zero tail holds nothing */
     if (res.tail_bad && res.tail_whole) {
         /* a whole record that fails its checksum: damage, kept (appends go after it) */
         rq_damaged(r, res.valid_end, res.tail_bad);
-        seg->bytes = (uint64_t)st.st_size;
     } else if (res.tail_bad && last) {
         /* the torn tail of the last write before a crash: nothing in it was acknowledged */
         log_msg(LOG_WARN, "%s: cut a torn tail of %zu bytes at offset %zu.", path, res.tail_bad,
@@ -1808,6 +1901,7 @@ static int scan_segment(rq_t *r, uint64_t seq, bool last)
         if (ftruncate(fd, (off_t)res.valid_end) < 0 || fdatasync(fd) < 0)
             log_errno(LOG_ERROR, "Cannot cut %s", path);
         seg->bytes = res.valid_end;
+        size = (off_t)res.valid_end;
     } else if (res.tail_bad) {
         rq_damaged(r, res.valid_end, res.tail_bad);
     }
@@ -1815,6 +1909,7 @@ static int scan_segment(rq_t *r, uint64_t seq, bool last)
         q->fd = fd;
         q->fd_seq = seq;
         q->fd_size = (off_t)seg->bytes;
+        q->fd_alloc = size;
         fd = -1;
     }
     rc = 0;
@@ -2109,7 +2204,9 @@ static void file_handle_closed(uv_handle_t *h)
     while ((l = list_shift(&s->queues)) != NULL) {
         fq_t *q = list_entry(l, fq_t, link);
         if (q->fd >= 0) {
-            fdatasync(q->fd); /* whatever the policy, a clean stop leaves it all on disk */
+            /* whatever the policy, a clean stop leaves it all on disk, without a zero tail */
+            tail_cut(q);
+            fdatasync(q->fd);
             close(q->fd);
         }
         fq_unref(q);

@@ -501,6 +501,30 @@ def read_records(path):
     return out
 
 
+def records_end(path):
+    """Where the records of a segment file end (read_records): the zero tail, if any, follows."""
+    recs = read_records(path)
+    return recs[-1].end if recs else SEG_HEADER_SIZE
+
+
+def zero_tail(path):
+    """The zero tail of a segment file (src/qlog.c): the bytes after its last record, which
+    the server writes ahead as zeros. Asserts that they are all zeros; returns their number."""
+    end = records_end(path)
+    rest = Path(path).read_bytes()[end:]
+    assert not any(rest), f"{path}: non-zero bytes after the last record at {end}"
+    return len(rest)
+
+
+def strip_zero_tail(path):
+    """Cuts the zero tail off a segment file, so that it ends with its last record (as an
+    append-only writer leaves it). Returns the new size."""
+    zero_tail(path)
+    end = records_end(path)
+    os.truncate(path, end)
+    return end
+
+
 def flip_byte(path, offset, mask=0xFF):
     """XORs the byte at `offset` of the file with `mask` (a bit flip on the disk)."""
     with open(path, "r+b") as f:
