@@ -628,7 +628,7 @@ int http_open(const http_config_t *cfg, const http_handlers_t *h, uv_loop_t *loo
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (s->d == NULL) {
         log_errno(LOG_ERROR, "Cannot listen on %s:%d", cfg->host, cfg->port);
