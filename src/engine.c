@@ -2023,26 +2023,22 @@ void engine_set_journal(engine_t *e, const engine_journal_t *j)
  * overflow, which is all the engine's arithmetic on them needs. */
 #define ENGINE_TIME_MAX 253402300799999LL
 
-/* A time read from a log, brought into 0..ENGINE_TIME_MAX. Only damage or a clock far off writes
- * anything else. A time before the epoch becomes 0, which for a deadline (delay, expiry, retry)
- * means none: a damaged deadline may deliver a message early, never lose it. *damaged is set when
- * t changes. */
-static int64_t restore_time(int64_t t, bool *damaged)
+/* A value read from a log, brought into 0..max; *damaged is set when it changes. Durations go
+ * into 0..DUR_MAX_MS, the range the API and the configuration accept. */
+static int64_t restore_clamp(int64_t v, int64_t max, bool *damaged)
 {
-    int64_t c = t < 0 ? 0 : t > ENGINE_TIME_MAX ? ENGINE_TIME_MAX : t;
-    if (c != t)
+    int64_t c = v < 0 ? 0 : v > max ? max : v;
+    if (c != v)
         *damaged = true;
     return c;
 }
 
-/* A duration setting read from a log, brought into 0..DUR_MAX_MS, the range the API and the
- * configuration accept. *damaged is set when ms changes. */
-static int64_t restore_dur(int64_t ms, bool *damaged)
+/* A time read from a log, brought into 0..ENGINE_TIME_MAX. Only damage or a clock far off writes
+ * anything else. A time before the epoch becomes 0, which for a deadline (delay, expiry, retry)
+ * means none: a damaged deadline may deliver a message early, never lose it. */
+static int64_t restore_time(int64_t t, bool *damaged)
 {
-    int64_t c = ms < 0 ? 0 : ms > DUR_MAX_MS ? DUR_MAX_MS : ms;
-    if (c != ms)
-        *damaged = true;
-    return c;
+    return restore_clamp(t, ENGINE_TIME_MAX, damaged);
 }
 
 int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info_t *info)
@@ -2055,9 +2051,9 @@ int engine_restore_queue(engine_t *e, const char *queue, const engine_queue_info
         q = queue_new(e, queue);
     bool damaged = false;
     q->set = info->settings;
-    q->set.visibility_ms = restore_dur(q->set.visibility_ms, &damaged);
-    q->set.max_age_ms = restore_dur(q->set.max_age_ms, &damaged);
-    q->set.dedup_ms = restore_dur(q->set.dedup_ms, &damaged);
+    q->set.visibility_ms = restore_clamp(q->set.visibility_ms, DUR_MAX_MS, &damaged);
+    q->set.max_age_ms = restore_clamp(q->set.max_age_ms, DUR_MAX_MS, &damaged);
+    q->set.dedup_ms = restore_clamp(q->set.dedup_ms, DUR_MAX_MS, &damaged);
     if (q->set.max_in_flight_per_key == 0) { /* refused by the API: no keyed message would go */
         q->set.max_in_flight_per_key = 1;
         damaged = true;
@@ -2197,18 +2193,15 @@ int engine_restore_message(engine_t *e, const char *queue, msg_t *m, int64_t del
     q->restored_id = m->id;
     if (m->id > q->last_id) /* even a message refused below: its id stays used */
         q->last_id = m->id;
-    if (!msg_attrs_valid(m)) { /* dead-lettering or formatting it would trip msg_attrs_next() */
-        log_msg(LOG_WARN,
-                "Queue '%s': message %llu has damaged attributes in its log; it is left out.",
-                q->name, (unsigned long long)m->id);
-        msg_unref(m);
-        return SL_EPARAM;
-    }
-    if (m->id > ENGINE_ID_MAX) { /* no server hands it out: a group made from=latest now starts
-                                  * at UINT64_MAX, and would take it for its own */
-        log_msg(LOG_WARN,
-                "Queue '%s': message %llu has an id out of range in its log; it is left out.",
-                q->name, (unsigned long long)m->id);
+    /* Damaged attributes would trip msg_attrs_next() when dead-lettering or formatting it. No
+     * server hands out an id past ENGINE_ID_MAX: a group made from=latest now starts at
+     * UINT64_MAX, and would take such a message for its own. */
+    const char *bad = !msg_attrs_valid(m)     ? "damaged attributes"
+                      : m->id > ENGINE_ID_MAX ? "an id out of range"
+                                              : NULL;
+    if (bad) {
+        log_msg(LOG_WARN, "Queue '%s': message %llu has %s in its log; it is left out.", q->name,
+                (unsigned long long)m->id, bad);
         msg_unref(m);
         return SL_EPARAM;
     }

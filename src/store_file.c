@@ -151,10 +151,10 @@ typedef struct fq {
     /* owned by the storage thread once started */
     int fd;
     uint64_t fd_seq;
-    off_t fd_size;    /* where the records end: the next append goes there */
-    off_t fd_alloc;   /* the file's size: fd_size plus its zero tail */
-    off_t ahead;      /* the zero tail's length at the last extension */
-    int64_t ahead_at; /* when that was (ms, monotonic) */
+    off_t fd_size;     /* where the records end: the next append goes there */
+    off_t fd_alloc;    /* the file's size: fd_size plus its zero tail */
+    off_t ahead;       /* the zero tail's length at the last extension */
+    uint64_t ahead_at; /* when that was (ms, monotonic) */
 } fq_t;
 
 /* One queue's part of a batch. */
@@ -826,13 +826,6 @@ static int seg_switch(fjob_t *j)
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Writes zeros over [from, to) of fd. Returns 0 or -1 (errno). */
 static int zero_fill(int fd, off_t from, off_t to)
 {
@@ -886,7 +879,7 @@ static int seg_append(store_file_t *s, fq_t *q, const unsigned char *p, size_t n
     q->fd_size += (off_t)n;
     if (q->fd_size <= q->fd_alloc)
         return 0;
-    int64_t now = mono_ms();
+    uint64_t now = uv_hrtime() / 1000000; /* ms; monotonic, and needs no loop */
     q->ahead = now - q->ahead_at < 1000 && q->ahead ? q->ahead * 2 : FILE_AHEAD_MIN;
     if (q->ahead > FILE_AHEAD_MAX)
         q->ahead = FILE_AHEAD_MAX;
